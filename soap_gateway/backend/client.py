@@ -1,0 +1,167 @@
+"""BillingClient.call(name, args): validate, encode, send with a SUID, decode.
+
+Knows nothing of SOAP.  Reads are retried a bounded number of times on
+transport failures and repeated once after a session renewal; a write is
+never sent twice: if it may have reached the billing, the caller gets
+OutcomeUnknown instead of a guess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from ..catalogue import Catalogue, Procedure, WireFormat, load_catalogue
+from ..config import BillingSettings
+from ..errors import (AuthenticationFailed, BillingError, BillingUnavailable, InvalidArgument,
+                      MalformedReply, OutcomeUnknown, SessionExpired)
+from . import codec
+from .session import SessionManager
+from .transport import Transport
+
+log = logging.getLogger("soap_gateway.billing")
+LOGIN_PROCEDURE = "CLN_AUTH_LOGIN"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A billing account: the service account, or a cashier's own (pass-through)."""
+
+    login: str
+    password: str = field(repr=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        # A cached SUID is only reused for the same login *and* password.
+        return self.login, hashlib.sha256(self.password.encode()).hexdigest()
+
+
+class BillingClient:
+    """Calls the billing's stored procedures by catalogue name."""
+
+    def __init__(self, settings: BillingSettings, catalogue: Catalogue, transport: Transport) -> None:
+        self.settings = settings
+        self.catalogue = catalogue
+        self.transport = transport
+        self.wire = WireFormat(timestamp_format=settings.timestamp_format, zone=ZoneInfo(settings.timezone))
+        self.expired = [re.compile(p) for p in settings.session_expired_patterns]
+        self.service_account = Credentials(settings.login, settings.password)
+        self._sessions: dict[tuple[str, str], SessionManager] = {}
+        self._sessions_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: BillingSettings, catalogue: Catalogue | None = None) -> BillingClient:
+        """Load the client certificate and build the one SSLContext for this process."""
+        from .tls import build_ssl_context, load_client_identity
+
+        catalogue = catalogue or load_catalogue(settings.catalogue_files, settings.arg_counts)
+        context = None
+        if settings.url.startswith("https:"):
+            identity = load_client_identity(settings.cert, settings.cert_password or None)
+            context = build_ssl_context(identity, settings.ca or None)
+        return cls(settings, catalogue, Transport(settings, context))
+
+    def procedure(self, name: str) -> Procedure:
+        try:
+            return self.catalogue[name]
+        except KeyError:
+            raise InvalidArgument(name, [("procedure", "not in the catalogue")]) from None
+
+    def call(self, name: str, args: Mapping[str, Any] | None = None, *,
+             credentials: Credentials | None = None, suid: str | None = None) -> list[codec.Row]:
+        """Run one procedure; ``suid`` uses a caller's own billing session as is."""
+        proc = self.procedure(name)
+        clean = codec.validate_args(proc, args or {})
+        positional = codec.encode_args(proc, clean, self.wire)
+        if not proc.session:
+            return self._send(proc, codec.build_query(proc.name, positional))
+        if suid is not None:
+            return self._send(proc, codec.build_query(proc.name, positional, suid=suid))
+        account = credentials or self.service_account
+        if self.settings.login_mode == "one-step":
+            query = codec.build_query(proc.name, positional, login=(account.login, account.password))
+            return self._with_retries(proc, lambda: self._send(proc, query))
+        return self._with_retries(proc, lambda: self._call_in_session(proc, positional, account))
+
+    def login(self, credentials: Credentials) -> str:
+        """Log in (CLN_AUTH_LOGIN) and return the new SUID."""
+        proc = self.procedure(LOGIN_PROCEDURE)
+        args = {a.name: v for a, v in zip(proc.params, (credentials.login, credentials.password))}
+        try:
+            rows = self.call(LOGIN_PROCEDURE, args)
+        except InvalidArgument:
+            raise AuthenticationFailed(login=credentials.login, billing_message="login or password too long") from None
+        except BillingError as exc:
+            raise AuthenticationFailed(login=credentials.login, billing_message=exc.billing_message) from None
+        suid = rows[0].get("SUID") if rows else None
+        if suid is None:
+            raise MalformedReply(detail="the login reply carries no SUID")
+        return str(suid)
+
+    def session(self, credentials: Credentials) -> SessionManager:
+        with self._sessions_lock:
+            manager = self._sessions.get(credentials.key)
+            if manager is None:
+                manager = self._sessions[credentials.key] = SessionManager(lambda: self.login(credentials))
+            return manager
+
+    @property
+    def logins(self) -> int:
+        return sum(m.logins for m in self._sessions.values())
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def _call_in_session(self, proc: Procedure, positional: list[str], account: Credentials) -> list[codec.Row]:
+        manager = self.session(account)
+        suid = manager.current()
+        try:
+            return self._send(proc, codec.build_query(proc.name, positional, suid=suid))
+        except SessionExpired:
+            fresh = manager.renew(suid)
+            if proc.writes:
+                raise  # the billing refused it; the caller decides whether to repeat a write
+            log.info("billing session renewed, repeating %s", proc.name)
+            return self._send(proc, codec.build_query(proc.name, positional, suid=fresh))
+
+    def _with_retries(self, proc: Procedure, attempt: Any) -> list[codec.Row]:
+        tries = 1 + (self.settings.read_retries if not proc.writes else 0)
+        for number in range(1, tries + 1):
+            try:
+                return attempt()
+            except BillingUnavailable as exc:
+                if proc.writes and exc.sent:
+                    raise OutcomeUnknown(procedure=proc.name, detail=str(exc)) from exc
+                if number == tries:
+                    raise
+                delay = min(2.0, 0.1 * 2 ** (number - 1)) * random.uniform(0.5, 1.5)
+                log.warning("billing call %s failed (%s); retry %d/%d in %.2fs",
+                            proc.name, exc, number, tries - 1, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _send(self, proc: Procedure, query: str) -> list[codec.Row]:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            response = self.transport.get(query)
+            try:
+                rows = codec.decode_reply(proc, response.body, http_charset=response.charset,
+                                          fmt=self.wire, expired_patterns=self.expired)
+            finally:
+                response.close()
+            outcome = "ok"
+            return rows
+        except Exception as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            log.info("billing call %s outcome=%s duration_ms=%.1f", proc.name, outcome,
+                     (time.perf_counter() - started) * 1000)

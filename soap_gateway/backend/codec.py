@@ -1,0 +1,209 @@
+"""Pure wire codec: arguments to a query string, billing XML replies to typed rows.
+
+No I/O here.  The reply format is undocumented (DESIGN.md §2), so the decoder
+depends on no element name: a row is an element whose children are all
+leaves, a single-row reply may keep its columns under the root, tags compare
+case-insensitively, and the encoding comes from the XML declaration, else the
+HTTP charset, else windows-1251.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from typing import IO, Any, Iterator, Mapping, Sequence
+from urllib.parse import quote, urlencode
+
+from lxml import etree
+
+from ..catalogue import Procedure, WireFormat
+from ..errors import BillingError, InvalidArgument, MalformedReply, SessionExpired
+
+NULL = "null"
+FALLBACK_ENCODING = "windows-1251"
+ERROR_TAGS = frozenset({"error", "exception", "err", "errmsg", "error_message"})
+_DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+
+
+@dataclass
+class Row:
+    """One reply row: catalogue columns typed (None when absent), the rest as text."""
+
+    values: dict[str, Any]
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, column: str) -> Any:
+        return self.values[column]
+
+    def get(self, column: str, default: Any = None) -> Any:
+        return self.values.get(column, default)
+
+
+def validate_args(proc: Procedure, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a caller's arguments against the catalogue; collect every problem."""
+    problems: list[tuple[str, str]] = []
+    params = {a.name: a for a in proc.params}
+    for name in args:
+        if name not in params:
+            problems.append((name, "unknown argument" if name not in {a.name for a in proc.args}
+                             else "fixed by the catalogue, cannot be given"))
+    clean: dict[str, Any] = {}
+    for name, arg in params.items():
+        value = args.get(name)
+        if value is None:
+            if arg.required:
+                problems.append((name, "required"))
+            continue
+        try:
+            value = arg.type.validate(value)
+        except ValueError as exc:
+            problems.append((name, str(exc)))
+            continue
+        if arg.choices and value not in arg.choices:
+            problems.append((name, f"must be one of {', '.join(map(str, arg.choices))}"))
+            continue
+        clean[name] = value
+    if problems:
+        raise InvalidArgument(proc.name, problems)
+    return clean
+
+
+def encode_args(proc: Procedure, clean: Mapping[str, Any], fmt: WireFormat) -> list[str]:
+    """Positional argument values after the SUID, ``null`` for null, fixed ones filled in."""
+    wire = []
+    for arg in proc.args:
+        value = arg.value if arg.fixed else clean.get(arg.name)
+        wire.append(NULL if value is None else arg.type.to_wire(value, fmt))
+    return wire
+
+
+def build_query(
+    proc_name: str,
+    positional: Sequence[str],
+    *,
+    suid: str | None = None,
+    login: tuple[str, str] | None = None,
+    encoding: str = "utf-8",
+) -> str:
+    """The api.php query string; every value is percent-encoded, so none can inject a parameter."""
+    pairs: list[tuple[str, str]] = []
+    if login is not None:
+        pairs += [("login", login[0]), ("password", login[1])]
+    pairs += [("cmd", "execute"), ("proc", proc_name)]
+    values = ([suid] if suid is not None else []) + list(positional)
+    pairs += [(f"arg{i}", v) for i, v in enumerate(values, start=1)]
+    return urlencode(pairs, quote_via=quote, safe="", encoding=encoding)
+
+
+def sniff_encoding(head: bytes, http_charset: str | None) -> str | None:
+    """The encoding to force on the parser, or None when the XML declaration names one."""
+    if _DECLARED_ENCODING.match(head):
+        return None
+    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return None
+    return http_charset or FALLBACK_ENCODING
+
+
+def decode_rows(
+    proc: Procedure,
+    source: bytes | IO[bytes],
+    *,
+    http_charset: str | None,
+    fmt: WireFormat,
+    expired_patterns: Sequence[re.Pattern[str]] = (),
+) -> Iterator[Row]:
+    """Yield the typed rows of a reply as they are parsed; raise on an error reply."""
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    head = stream.read(256)
+    if not head.strip():
+        return  # an empty body: a write that answered nothing
+    stream = _Prefixed(head, stream)
+    parser_args: dict[str, Any] = dict(
+        events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False,
+        huge_tree=False, remove_comments=True, remove_pis=True,
+    )
+    encoding = sniff_encoding(head, http_charset)
+    if encoding:
+        parser_args["encoding"] = encoding
+    depth, nested_rows = 0, False
+    try:
+        for event, element in etree.iterparse(stream, **parser_args):
+            if event == "start":
+                depth += 1
+                if depth == 1 and element.getroottree().docinfo.doctype:
+                    raise MalformedReply(detail="the reply carries a DOCTYPE, which is refused", sent=True)
+                continue
+            depth -= 1
+            tag = _local(element.tag)
+            if tag in ERROR_TAGS and len(element) == 0 and (element.text or "").strip():
+                raise _billing_error(proc.name, element.text.strip(), expired_patterns)
+            if depth == 0:
+                if not nested_rows and len(element) and all(len(c) == 0 for c in element):
+                    yield _row(proc, element, fmt)  # single-row reply: columns under the root
+            elif len(element) and all(len(child) == 0 for child in element):
+                nested_rows = True
+                yield _row(proc, element, fmt)
+                _free(element)
+    except etree.XMLSyntaxError as exc:
+        raise MalformedReply(detail=f"not well-formed XML ({exc.msg})", sent=True,
+                             excerpt=head[:120].decode("latin-1", "replace")) from None
+    except LookupError as exc:
+        raise MalformedReply(detail=f"unknown encoding ({exc})", sent=True) from None
+
+
+def decode_reply(proc: Procedure, source: bytes | IO[bytes], **kwargs: Any) -> list[Row]:
+    return list(decode_rows(proc, source, **kwargs))
+
+
+def _row(proc: Procedure, element: etree._Element, fmt: WireFormat) -> Row:
+    row = Row({c.name: None for c in proc.columns})
+    for child in element:
+        tag = _local(child.tag)
+        text = child.text or ""
+        column = proc.column(tag)
+        if column is None:
+            row.extra[tag] = text
+        elif text.strip():
+            try:
+                row.values[column.name] = column.type.from_wire(text, fmt)
+            except (ValueError, ArithmeticError):
+                raise MalformedReply(
+                    detail=f"{proc.name}: column {column.name} holds {text[:40]!r}, not {column.type.billing}",
+                    sent=True) from None
+    return row
+
+
+def _billing_error(proc_name: str, message: str, patterns: Sequence[re.Pattern[str]]) -> BillingError:
+    if any(p.search(message) for p in patterns):
+        return SessionExpired(procedure=proc_name, billing_message=message)
+    return BillingError(procedure=proc_name, billing_message=message)
+
+
+def _local(tag: Any) -> str:
+    return etree.QName(tag).localname.lower() if isinstance(tag, str) else ""
+
+
+def _free(element: etree._Element) -> None:
+    """Drop a consumed row and its already-consumed siblings, so memory stays flat."""
+    element.clear()
+    parent = element.getparent()
+    while parent is not None and element.getprevious() is not None:
+        del parent[0]
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream with bytes already read from it put back in front."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head, self._rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        if self._head:
+            chunk, self._head = (self._head, b"") if size < 0 or size >= len(self._head) else (
+                self._head[:size], self._head[size:])
+            return chunk
+        return self._rest.read(size)

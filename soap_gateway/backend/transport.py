@@ -1,0 +1,162 @@
+"""HTTPS to the billing: the only module that imports requests.
+
+One pooled keep-alive ``requests.Session`` is shared by all threads of a
+process.  The billing's trust lives in the SSLContext built by ``tls``; the
+adapter ignores ``verify`` entirely, so neither REQUESTS_CA_BUNDLE nor the
+certifi bundle can widen it.  Every requests/urllib3 exception is translated
+into the gateway's hierarchy here, with ``sent`` telling whether the request
+may have reached the billing.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import logging
+import ssl
+from dataclasses import dataclass
+from typing import IO, Any
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from ..config import BillingSettings
+from ..errors import BillingTimeout, BillingUnavailable, TLSFailure
+
+log = logging.getLogger("soap_gateway.billing")
+
+
+class BillingAdapter(HTTPAdapter):
+    """Mounts our SSLContext, the expected server name (SNI + check) and an optional pin."""
+
+    def __init__(self, ssl_context: ssl.SSLContext, server_name: str, pin: str = "", pool_size: int = 10) -> None:
+        self._tls = {"ssl_context": ssl_context, "server_hostname": server_name, "cert_reqs": "CERT_REQUIRED"}
+        if pin:
+            # urllib3 then checks the pin instead of the name; the chain is still verified.
+            self._tls["assert_fingerprint"] = pin
+        super().__init__(pool_connections=1, pool_maxsize=pool_size, pool_block=True, max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._tls["ssl_context"]
+        super().init_poolmanager(*args, **kwargs)
+
+    def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
+        host_params, _ = super().build_connection_pool_key_attributes(request, True, None)
+        return host_params, dict(self._tls)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # requests would load certifi (or REQUESTS_CA_BUNDLE) into our context here.
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+
+@dataclass
+class BillingResponse:
+    """A billing answer whose body is read as a stream (see codec.decode_rows)."""
+
+    status: int
+    charset: str | None
+    body: IO[bytes]
+    _response: requests.Response
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class Transport:
+    """GETs ``api.php?<query>`` with timeouts on one pooled session."""
+
+    def __init__(self, settings: BillingSettings, ssl_context: ssl.SSLContext | None) -> None:
+        self.url = settings.url
+        self.timeout = (settings.connect_timeout, settings.read_timeout)
+        self.session = requests.Session()
+        self.session.trust_env = False  # no proxies, netrc or CA bundles from the environment
+        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        self.session.headers["User-Agent"] = "soap-gateway"
+        if ssl_context is not None:
+            adapter = BillingAdapter(ssl_context, settings.expected_name, settings.pin_sha256, settings.pool_size)
+            self.session.mount("https://", adapter)
+        self.session.mount("http://", HTTPAdapter(pool_maxsize=settings.pool_size, pool_block=True))
+
+    def get(self, query: str, *, timeout: tuple[float, float] | None = None) -> BillingResponse:
+        """Send one call; the URL (which holds the SUID or password) is never logged."""
+        try:
+            response = self.session.get(
+                f"{self.url}?{query}", timeout=timeout or self.timeout, stream=True, allow_redirects=False)
+        except requests.exceptions.RequestException as exc:
+            raise translate(exc) from None
+        if response.status_code >= 400:
+            response.close()
+            raise _status_error(response.status_code)
+        return BillingResponse(response.status_code, _charset(response), _Guarded(response.raw), response)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def translate(exc: BaseException) -> BillingUnavailable:
+    """Map a requests/urllib3 exception to ours; the cause is logged, not shown."""
+    text = _reason(exc)
+    if isinstance(exc, requests.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text or (
+            "Fingerprints did not match" in text):
+        return TLSFailure(detail=_tls_hint(text), sent=False)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return BillingTimeout(detail="connect timeout: is the billing's host and port reachable from here?",
+                              sent=False)
+    if isinstance(exc, (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError)):
+        return BillingTimeout(detail="no answer within the read timeout", sent=True)
+    if "NewConnectionError" in text or "NameResolutionError" in text or "Connection refused" in text:
+        return BillingUnavailable(detail="cannot connect: is the billing's host and port reachable from here?",
+                                  sent=False)
+    return BillingUnavailable(detail="the connection was lost before the answer arrived", sent=True)
+
+
+def _tls_hint(text: str) -> str:
+    if "Fingerprints did not match" in text:
+        return "the billing's certificate does not match the pinned SHA-256 fingerprint"
+    if "hostname" in text.lower() or "doesn't match" in text:
+        return "the billing's certificate does not name the expected server (set billing.server_name)"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "the billing's certificate is not signed by the configured CA (billing.ca)"
+    if "certificate" in text.lower() or "alert" in text.lower():
+        return "the billing refused our client certificate (is it one the billing issued?)"
+    return "handshake failed"
+
+
+def _reason(exc: BaseException) -> str:
+    parts, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        parts.append(f"{type(exc).__name__}: {exc}")
+        exc = getattr(exc, "reason", None) or exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return " | ".join(parts)
+
+
+def _status_error(status: int) -> BillingUnavailable:
+    if status == 403:
+        return BillingUnavailable(
+            detail="HTTP 403: is this gateway's address in the billing's allow-list?", sent=False, status=status)
+    return BillingUnavailable(detail=f"HTTP {status} from the billing", sent=status >= 500, status=status)
+
+
+def _charset(response: requests.Response) -> str | None:
+    content_type = response.headers.get("Content-Type", "")
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            return value.strip("\"'")
+    return None
+
+
+class _Guarded:
+    """The response body stream, with urllib3 errors translated mid-read."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._raw.read(None if size < 0 else size, decode_content=True)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise translate(exc) from None

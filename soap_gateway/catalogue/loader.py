@@ -1,0 +1,179 @@
+"""Loads and validates catalogue TOML files: the built-in one and a site's extras.
+
+Every mistake is reported as a ConfigurationError naming the file, the
+procedure and the field, so a site editing its own file knows where to look.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from ..errors import ConfigurationError
+from .model import Argument, Catalogue, Column, Procedure
+from .types import parse_type
+
+BUILTIN = "procedures.toml"
+
+_PROC_KEYS = {"mode", "result", "session", "doc_ru", "doc_en", "note", "args", "columns", "replace"}
+_ARG_KEYS = {"name", "type", "format", "required", "fixed", "fixed_null", "choices", "secret", "doc_ru", "doc_en"}
+_COL_KEYS = {"name", "type", "format", "secret", "doc_ru", "doc_en"}
+_MODES = {"read", "write", "login"}
+_SHAPES = {"none", "status", "row", "rows"}
+
+
+class _Where:
+    """Builds 'file: PROC.args[2] (NAME)' prefixes for error messages."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, why: str) -> ConfigurationError:
+        return ConfigurationError(f"catalogue {self.source}: {where}: {why}")
+
+
+def load_catalogue(
+    extra_files: Iterable[str | Path] = (),
+    arg_counts: Mapping[str, int] | None = None,
+) -> Catalogue:
+    """The built-in catalogue, plus a site's files, with per-site argument counts."""
+    text = resources.files(__package__).joinpath(BUILTIN).read_text(encoding="utf-8")
+    procedures = parse_catalogue(text, BUILTIN)
+    for path in extra_files:
+        try:
+            extra_text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"catalogue file {path}: cannot be read ({exc.strerror})") from exc
+        for name, proc in parse_catalogue(extra_text, str(path), known=procedures).items():
+            procedures[name] = proc
+    for name, count in (arg_counts or {}).items():
+        if name not in procedures:
+            raise ConfigurationError(f"arg_counts: unknown procedure {name!r}")
+        procedures[name] = _truncate(procedures[name], count)
+    return Catalogue(procedures)
+
+
+def parse_catalogue(
+    text: str, source: str, known: Mapping[str, Procedure] | None = None
+) -> dict[str, Procedure]:
+    """Parse one catalogue file; ``known`` holds procedures it may not redefine silently."""
+    where = _Where(source)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise where.fail("syntax", str(exc)) from exc
+    result: dict[str, Procedure] = {}
+    for name, entry in data.items():
+        if not isinstance(entry, dict):
+            raise where.fail(name, "must be a table of procedure fields")
+        if known and name in known and not entry.get("replace", False):
+            raise where.fail(name, "already defined; set replace = true to redefine it")
+        result[name] = _procedure(name, entry, where, source)
+    return result
+
+
+def _procedure(name: str, entry: dict[str, Any], where: _Where, source: str) -> Procedure:
+    if not name.isidentifier() or not name.isascii():
+        raise where.fail(name, "a procedure name must be latin letters, digits and '_'")
+    _check_keys(entry, _PROC_KEYS, name, where)
+    mode = _require(entry, "mode", name, where)
+    if mode not in _MODES:
+        raise where.fail(f"{name}.mode", f"{mode!r} is not one of {sorted(_MODES)}")
+    shape = _require(entry, "result", name, where)
+    if shape not in _SHAPES:
+        raise where.fail(f"{name}.result", f"{shape!r} is not one of {sorted(_SHAPES)}")
+    args = tuple(_argument(a, f"{name}.args[{i}]", where) for i, a in enumerate(entry.get("args", [])))
+    columns = tuple(_column(c, f"{name}.columns[{i}]", where) for i, c in enumerate(entry.get("columns", [])))
+    _check_unique([a.name for a in args], f"{name}.args", where)
+    _check_unique([c.name.lower() for c in columns], f"{name}.columns", where)
+    if shape in ("row", "rows") and not columns:
+        raise where.fail(f"{name}.columns", f"result {shape!r} needs at least one column")
+    return Procedure(
+        name=name, mode=mode, result=shape, args=args, columns=columns,
+        session=bool(entry.get("session", True)),
+        doc_ru=entry.get("doc_ru", ""), doc_en=entry.get("doc_en", ""),
+        note=entry.get("note", ""), source=source,
+    )
+
+
+def _argument(entry: Any, where_text: str, where: _Where) -> Argument:
+    if not isinstance(entry, dict):
+        raise where.fail(where_text, "must be a table")
+    name = _require(entry, "name", where_text, where)
+    where_text = f"{where_text} ({name})"
+    _check_keys(entry, _ARG_KEYS, where_text, where)
+    value_type = _type(entry, where_text, where)
+    fixed = "fixed" in entry or entry.get("fixed_null", False)
+    value = entry.get("fixed")
+    if value is not None:
+        try:
+            value = value_type.validate(value)
+        except ValueError as exc:
+            raise where.fail(f"{where_text}.fixed", str(exc)) from None
+    if fixed and entry.get("required"):
+        raise where.fail(where_text, "a fixed argument cannot also be required")
+    choices = tuple(entry.get("choices", ()))
+    if any(isinstance(c, bool) or not isinstance(c, int) for c in choices):
+        raise where.fail(f"{where_text}.choices", "must be a list of integers")
+    return Argument(
+        name=name, type=value_type, required=bool(entry.get("required", False)),
+        fixed=fixed, value=value, choices=choices, secret=bool(entry.get("secret", False)),
+        doc_ru=entry.get("doc_ru", ""), doc_en=entry.get("doc_en", ""),
+    )
+
+
+def _column(entry: Any, where_text: str, where: _Where) -> Column:
+    if not isinstance(entry, dict):
+        raise where.fail(where_text, "must be a table")
+    name = _require(entry, "name", where_text, where)
+    where_text = f"{where_text} ({name})"
+    _check_keys(entry, _COL_KEYS, where_text, where)
+    return Column(
+        name=name, type=_type(entry, where_text, where), secret=bool(entry.get("secret", False)),
+        doc_ru=entry.get("doc_ru", ""), doc_en=entry.get("doc_en", ""),
+    )
+
+
+def _type(entry: dict[str, Any], where_text: str, where: _Where) -> Any:
+    billing = _require(entry, "type", where_text, where)
+    try:
+        return parse_type(billing, entry.get("format"))
+    except ValueError as exc:
+        raise where.fail(f"{where_text}.type", str(exc)) from None
+
+
+def _truncate(proc: Procedure, count: int) -> Procedure:
+    """An older installation takes fewer trailing arguments (e.g. FIND_2 without NAS_IP)."""
+    if not 0 <= count <= len(proc.args):
+        raise ConfigurationError(
+            f"arg_counts: {proc.name} takes at most {len(proc.args)} arguments after the SUID, not {count}")
+    dropped = proc.args[count:]
+    if any(a.required for a in dropped):
+        names = ", ".join(a.name for a in dropped if a.required)
+        raise ConfigurationError(f"arg_counts: {proc.name} cannot drop required arguments ({names})")
+    return Procedure(**{**_fields(proc), "args": proc.args[:count]})
+
+
+def _fields(proc: Procedure) -> dict[str, Any]:
+    return {k: getattr(proc, k) for k in
+            ("name", "mode", "result", "args", "columns", "session", "doc_ru", "doc_en", "note", "source")}
+
+
+def _require(entry: dict[str, Any], key: str, where_text: str, where: _Where) -> Any:
+    if key not in entry:
+        raise where.fail(where_text, f"missing {key!r}")
+    return entry[key]
+
+
+def _check_keys(entry: dict[str, Any], allowed: set[str], where_text: str, where: _Where) -> None:
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise where.fail(where_text, f"unknown field(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def _check_unique(names: list[str], where_text: str, where: _Where) -> None:
+    seen = {n for n in names if names.count(n) > 1}
+    if seen:
+        raise where.fail(where_text, f"duplicate names {sorted(seen)}")

@@ -1,0 +1,207 @@
+"""Settings: the TOML file and the environment are read here and nowhere else.
+
+Every other module receives a ``Settings`` object.  A section is a frozen
+dataclass; the loader checks keys and types against the dataclass fields, so
+a typo in the file is reported with the key's full name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+DEFAULT_SESSION_EXPIRED_PATTERNS = (
+    r"(?i)\bsuid\b",
+    r"(?i)сесси[яиюей]",
+    r"(?i)session\s+(expired|not\s+found|invalid)",
+)
+
+
+@dataclass(frozen=True)
+class BillingSettings:
+    """How to reach the billing and log in to it."""
+
+    url: str = ""
+    cert: str = ""
+    cert_password: str = field(default="", repr=False)
+    ca: str = ""
+    pin_sha256: str = ""
+    server_name: str = ""
+    login: str = ""
+    password: str = field(default="", repr=False)
+    login_mode: Literal["session", "one-step"] = "session"
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    pool_size: int = 10
+    timezone: str = "Europe/Moscow"
+    timestamp_format: str = "%Y-%m-%d %H:%M:%S"
+    session_expired_patterns: tuple[str, ...] = DEFAULT_SESSION_EXPIRED_PATTERNS
+    read_retries: int = 2
+    catalogue_files: tuple[str, ...] = ()
+    arg_counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def expected_name(self) -> str:
+        """The name the billing's certificate must carry (and the SNI we send)."""
+        return self.server_name or self.host
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The gateway's own HTTP side."""
+
+    listen: str = "127.0.0.1:8000"
+    public_url: str = ""
+    workers: int = 2
+    threads: int = 4
+    timeout: int = 120
+    max_body_bytes: int = 1 << 20
+    # "wall": the billing's wall-clock time without an offset (what 1C's Дата
+    # and the billing mean); "offset": the same instant with the zone's offset.
+    datetime_output: Literal["wall", "offset"] = "wall"
+    log_format: Literal["text", "json"] = "text"
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+    @property
+    def wsdl_address(self) -> str:
+        """The soap:address published in the WSDL: the public URL, else the listen address."""
+        if self.public_url:
+            return self.public_url
+        host, port = self.address
+        return f"http://{host}:{port}/soap"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway is configured with."""
+
+    billing: BillingSettings = field(default_factory=BillingSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the TOML file (if any), then apply the SOAP_GATEWAY_* variables."""
+        data: dict[str, Any] = {}
+        if path:
+            data = _read_toml(Path(path))
+        env = os.environ if environ is None else environ
+        for variable, (section, key) in ENVIRONMENT.items():
+            if variable in env:
+                data.setdefault(section, {})[key] = env[variable]
+        settings = _build(cls, data, "")
+        _check(settings)
+        return settings
+
+    def replace(self, **sections: Any) -> Settings:
+        return dataclasses.replace(self, **sections)
+
+
+# The fixed environment contract (DESIGN.md §5): variable -> (section, key).
+ENVIRONMENT = {
+    "SOAP_GATEWAY_BILLING_URL": ("billing", "url"),
+    "SOAP_GATEWAY_BILLING_CERT": ("billing", "cert"),
+    "SOAP_GATEWAY_BILLING_CERT_PASSWORD": ("billing", "cert_password"),
+    "SOAP_GATEWAY_BILLING_CA": ("billing", "ca"),
+    "SOAP_GATEWAY_BILLING_SERVER_NAME": ("billing", "server_name"),
+    "SOAP_GATEWAY_BILLING_LOGIN": ("billing", "login"),
+    "SOAP_GATEWAY_BILLING_PASSWORD": ("billing", "password"),
+    "SOAP_GATEWAY_LISTEN": ("server", "listen"),
+    "SOAP_GATEWAY_PUBLIC_URL": ("server", "public_url"),
+}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigurationError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigurationError(f"config file {path} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{prefix.rstrip('.')}: expected a table")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown setting {prefix}{unknown[0]}; known in this section: {', '.join(sorted(names))}")
+    values = {name: _coerce(hints[name], data[name], prefix + name) for name in data}
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    """Check (and for environment strings, convert) one value against its field type."""
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key + ".")
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            raise ConfigurationError(f"{key}: {value!r} is not one of {list(typing.get_args(hint))}")
+        return value
+    if origin is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ConfigurationError(f"{key}: expected a list of strings")
+        return tuple(i.strip() for i in items if i.strip())
+    if hint is Mapping[str, int] or origin in (Mapping, dict):
+        if not isinstance(value, dict) or not all(isinstance(v, int) for v in value.values()):
+            raise ConfigurationError(f"{key}: expected a table of integers")
+        return dict(value)
+    if hint in (int, float):
+        try:
+            number = hint(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+        except ValueError:
+            number = None
+        if number is None or (hint is int and isinstance(value, float)):
+            raise ConfigurationError(f"{key}: expected {'an integer' if hint is int else 'a number'}, got {value!r}")
+        return number
+    if hint is bool:
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no"):
+            return value.lower() in ("1", "true", "yes")
+        if not isinstance(value, bool):
+            raise ConfigurationError(f"{key}: expected true or false")
+        return value
+    if hint is str and not isinstance(value, str):
+        raise ConfigurationError(f"{key}: expected a string, got {value!r}")
+    return value
+
+
+def _check(settings: Settings) -> None:
+    """Cross-field rules that types alone cannot express."""
+    billing, server = settings.billing, settings.server
+    if billing.url:
+        parts = urlsplit(billing.url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ConfigurationError(
+                f"billing.url: {billing.url!r} is not an http(s) URL such as https://billing.example:1443/api.php")
+    for name in ("connect_timeout", "read_timeout"):
+        if getattr(billing, name) <= 0:
+            raise ConfigurationError(f"billing.{name}: must be a positive number of seconds")
+    try:
+        server.address
+    except ValueError:
+        raise ConfigurationError(f"server.listen: {server.listen!r} is not host:port") from None
+    if server.public_url and urlsplit(server.public_url).scheme not in ("http", "https"):
+        raise ConfigurationError(f"server.public_url: {server.public_url!r} is not an http(s) URL")
