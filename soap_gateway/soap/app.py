@@ -1,0 +1,180 @@
+"""The WSGI application: routing, request guards, the WSDL built once, Spyne behind.
+
+Guards run before Spyne sees a byte: body size, DOCTYPE/entities (SOAP 1.1
+§3 forbids a DTD), and a catch-all that turns anything escaping into a SOAP
+fault envelope instead of a bare HTTP 500.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+from zoneinfo import ZoneInfo
+
+from lxml import etree
+from spyne.protocol.soap import Soap11
+from spyne.server.wsgi import WsgiApplication
+
+from ..catalogue import Catalogue, load_catalogue
+from ..config import Settings
+from ..core import Gateway
+from .faults import GatewayApplication, fault_envelope, schema_fault
+from .models import TNS
+from .services import build_service
+
+log = logging.getLogger("soap_gateway.soap")
+APP_NAME = "BillingGateway"
+SOAP_PATH = "/soap"
+_SOAP_HEADERS = [("Content-Type", "text/xml; charset=utf-8")]
+
+# Spyne logs malformed requests verbatim (passwords, SUIDs) and client faults
+# with tracebacks; we log one line per request ourselves (SOAP-INTEROP rule 13).
+for _name in ("spyne.protocol.soap.soap11.invalid", "spyne.protocol.xml.invalid"):
+    logging.getLogger(_name).disabled = True
+logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL)
+logging.getLogger("spyne.application.server").setLevel(logging.CRITICAL)
+
+
+class GatewaySoap11(Soap11):
+    """Soap11 whose schema validation is thread-safe and reports our fault."""
+
+    def validate_document(self, payload: Any) -> None:
+        if self.validation_schema is None:
+            return super().validate_document(payload)
+        try:
+            self.validation_schema.assertValid(payload)  # the error travels with the exception
+        except etree.DocumentInvalid as exc:
+            raise schema_fault(str(exc)) from None
+
+
+@dataclass
+class CallContext:
+    """What the HTTP side knows about a call; reaches the service as ``ctx.udc``."""
+
+    correlation_id: str
+    credentials: Any = None
+    caller: str = "anonymous"
+
+
+def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: Settings) -> GatewayApplication:
+    zone = ZoneInfo(settings.billing.timezone) if settings.server.datetime_output == "offset" else None
+    service = build_service(catalogue, gateway, zone)  # type: ignore[arg-type]
+    app = GatewayApplication([service], tns=TNS, name=APP_NAME,
+                             in_protocol=GatewaySoap11(validator="lxml"), out_protocol=Soap11())
+    app.event_manager.add_listener("method_call", _attach_call_context)
+    return app
+
+
+def _attach_call_context(ctx: Any) -> None:
+    ctx.udc = ctx.transport.req_env.get("soap_gateway.call")
+
+
+def render_wsdl(spyne_wsgi: WsgiApplication, address: str) -> bytes:
+    """Build the WSDL exactly once, for the configured address, in a stable UTF-8 form."""
+    spyne_wsgi.doc.wsdl11.build_interface_document(address)
+    root = etree.fromstring(spyne_wsgi.doc.wsdl11.get_interface_document())
+    for operation in root.iter("{http://schemas.xmlsoap.org/wsdl/}operation"):
+        # Spyne names a part that does not exist here once parts are 'parameters'.
+        operation.attrib.pop("parameterOrder", None)
+    return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
+
+
+def build_wsdl(settings: Settings, catalogue: Catalogue | None = None) -> bytes:
+    """The WSDL without a billing connection (``soap-gateway wsdl``, the drift test)."""
+    catalogue = catalogue or load_catalogue(settings.billing.catalogue_files, settings.billing.arg_counts)
+    return render_wsdl(WsgiApplication(build_application(catalogue, None, settings)),
+                       settings.server.wsdl_address)
+
+
+class GatewayWSGI:
+    """Routes /soap, /soap?wsdl and /healthz; other endpoints plug in via ``routes``."""
+
+    def __init__(self, settings: Settings, gateway: Gateway) -> None:
+        self.settings = settings
+        self.gateway = gateway
+        self.spyne = WsgiApplication(build_application(gateway.catalogue, gateway, settings),
+                                     max_content_length=settings.server.max_body_bytes)
+        self.wsdl = render_wsdl(self.spyne, settings.server.wsdl_address)
+        self.routes: dict[str, Callable[[dict[str, Any]], tuple[str, list[tuple[str, str]], bytes]]] = {
+            "/healthz": lambda environ: _json("200 OK", {"status": "ok"}),
+        }
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.rstrip("/") == SOAP_PATH:
+            if method == "GET" and environ.get("QUERY_STRING", "").lower().startswith("wsdl"):
+                return _respond(start_response, "200 OK", [("Content-Type", "text/xml; charset=utf-8")], self.wsdl)
+            if method == "POST":
+                return self.soap(environ, start_response)
+            return _fault(start_response, "405 Method Not Allowed", "Client.RequestNotAllowed", "METHOD_NOT_ALLOWED",
+                          "POST a SOAP 1.1 envelope here, or GET ?wsdl")
+        route = self.routes.get(path.rstrip("/") or "/")
+        if route is None or method not in ("GET", "HEAD"):
+            return _respond(start_response, "404 Not Found", [("Content-Type", "text/plain")], b"not found\n")
+        status, headers, body = route(environ)
+        return _respond(start_response, status, headers, body)
+
+    def soap(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        correlation_id = environ.get("HTTP_X_CORRELATION_ID", "")[:64] or uuid.uuid4().hex
+        body = _read_body(environ, self.settings.server.max_body_bytes)
+        if body is None:
+            return _fault(start_response, "413 Request Entity Too Large", "Client.RequestTooLarge",
+                          "REQUEST_TOO_LARGE", f"the body exceeds {self.settings.server.max_body_bytes} bytes")
+        if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+            return _fault(start_response, "500 Internal Server Error", "Client.DTDNotAllowed", "DTD_NOT_ALLOWED",
+                          "a SOAP message must not contain a document type declaration")
+        environ = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+        environ.setdefault("soap_gateway.call", CallContext(correlation_id))
+        try:
+            chunks = list(self.spyne(environ, _with_header(start_response, correlation_id)))
+        except Exception:
+            log.exception("request escaped the SOAP stack")
+            return _fault(start_response, "500 Internal Server Error", "Server", "INTERNAL_ERROR", "internal error")
+        return chunks
+
+
+def _with_header(start_response: Callable[..., Any], correlation_id: str) -> Callable[..., Any]:
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        return start_response(status, [*headers, ("X-Correlation-ID", correlation_id)], exc_info)
+    return start
+
+
+def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
+    """The request body, or None when it is larger than ``limit`` (never read past it)."""
+    stream = environ["wsgi.input"]
+    try:
+        declared = int(environ.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        declared = -1
+    if declared > limit:
+        return None
+    body = stream.read(declared) if declared >= 0 else stream.read(limit + 1)
+    return None if len(body) > limit else body
+
+
+def _respond(start_response: Callable[..., Any], status: str, headers: list[tuple[str, str]],
+             body: bytes) -> list[bytes]:
+    start_response(status, [*headers, ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _fault(start_response: Callable[..., Any], status: str, faultcode: str, code: str, message: str) -> list[bytes]:
+    return _respond(start_response, status, list(_SOAP_HEADERS), fault_envelope(faultcode, code, message))
+
+
+def _json(status: str, payload: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    return status, [("Content-Type", "application/json")], json.dumps(payload).encode()
+
+
+def create_app(settings: Settings, gateway: Gateway | None = None) -> GatewayWSGI:
+    """The gateway's WSGI app; tests pass a Gateway whose client points at the emulator."""
+    if gateway is None:
+        from ..backend import BillingClient
+
+        gateway = Gateway(BillingClient.from_settings(settings.billing))
+    return GatewayWSGI(settings, gateway)
