@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -147,7 +148,15 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     if unknown:
         raise ConfigurationError(
             f"unknown setting {prefix}{unknown[0]}; known in this section: {', '.join(sorted(names))}")
-    values = {name: _coerce(hints[name], data[name], prefix + name) for name in data}
+    secrets = {f.name for f in dataclasses.fields(cls) if not f.repr}
+    values: dict[str, Any] = {}
+    for name in data:
+        try:
+            values[name] = _coerce(hints[name], data[name], prefix + name)
+        except ConfigurationError:
+            if name in secrets:  # the message would quote the password
+                raise ConfigurationError(f"{prefix}{name}: expected a string (value not shown)") from None
+            raise
     return cls(**values)
 
 
@@ -171,7 +180,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         return dict(value)
     if hint in (int, float):
         try:
-            number = hint(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+            accepted = (str, int, float) if hint is float else (str, int)
+            number = hint(value) if isinstance(value, accepted) and not isinstance(value, bool) else None
         except ValueError:
             number = None
         if number is None or (hint is int and isinstance(value, float)):
@@ -193,14 +203,25 @@ def _check(settings: Settings) -> None:
     billing, server = settings.billing, settings.server
     if billing.url:
         parts = urlsplit(billing.url)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
+        try:
+            port_ok = parts.port is None or parts.port > 0  # .port raises on "99999" or "abc"
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in ("https", "http") or not parts.hostname or not port_ok:
             raise ConfigurationError(
                 f"billing.url: {billing.url!r} is not an http(s) URL such as https://billing.example:1443/api.php")
+    for pattern in billing.session_expired_patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigurationError(
+                f"billing.session_expired_patterns: {pattern!r} is not a regular expression ({exc})") from None
     for name in ("connect_timeout", "read_timeout"):
         if getattr(billing, name) <= 0:
             raise ConfigurationError(f"billing.{name}: must be a positive number of seconds")
     try:
-        server.address
+        if not 0 <= server.address[1] <= 65535:
+            raise ValueError("port out of range")
     except ValueError:
         raise ConfigurationError(f"server.listen: {server.listen!r} is not host:port") from None
     if server.public_url and urlsplit(server.public_url).scheme not in ("http", "https"):

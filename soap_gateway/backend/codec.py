@@ -23,6 +23,7 @@ from ..errors import BillingError, InvalidArgument, MalformedReply, SessionExpir
 NULL = "null"
 FALLBACK_ENCODING = "windows-1251"
 ERROR_TAGS = frozenset({"error", "exception", "err", "errmsg", "error_message"})
+_XML_ILLEGAL_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))
 _DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 
 
@@ -115,10 +116,17 @@ def decode_rows(
 ) -> Iterator[Row]:
     """Yield the typed rows of a reply as they are parsed; raise on an error reply."""
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
-    head = stream.read(256)
+    head = _read_head(stream, 256)
     if not head.strip():
         return  # an empty body: a write that answered nothing
-    stream = _Prefixed(head, stream)
+    # In an ASCII-compatible encoding (windows-1251, UTF-8) the C0 control bytes
+    # are only ever those characters: drop the ones XML forbids instead of
+    # refusing the whole reply, and the blank lines a PHP script may print
+    # before its XML declaration.
+    ascii_compatible = b"\x00" not in head[:4] and not head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if ascii_compatible:
+        head = head.lstrip()
+    stream = _Prefixed(head, stream, _XML_ILLEGAL_BYTES if ascii_compatible else b"")
     parser_args: dict[str, Any] = dict(
         events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False,
         huge_tree=False, remove_comments=True, remove_pis=True,
@@ -126,25 +134,35 @@ def decode_rows(
     encoding = sniff_encoding(head, http_charset)
     if encoding:
         parser_args["encoding"] = encoding
-    depth, nested_rows = 0, False
+    # One flag per open element: did a row turn up inside it?  An element that
+    # holds rows is a wrapper, never a row itself, even once its (consumed and
+    # cleared) rows look like leaves.
+    holds_rows: list[bool] = []
     try:
         for event, element in etree.iterparse(stream, **parser_args):
             if event == "start":
-                depth += 1
-                if depth == 1 and element.getroottree().docinfo.doctype:
-                    raise MalformedReply(detail="the reply carries a DOCTYPE, which is refused", sent=True)
+                if not holds_rows:
+                    if element.getroottree().docinfo.doctype:
+                        raise MalformedReply(detail="the reply carries a DOCTYPE, which is refused", sent=True)
+                    if _local(element.tag) == "html":
+                        raise MalformedReply(detail="the reply is an HTML page, not the billing's XML", sent=True)
+                holds_rows.append(False)
                 continue
-            depth -= 1
+            wrapper = holds_rows.pop()
             tag = _local(element.tag)
-            if tag in ERROR_TAGS and len(element) == 0 and (element.text or "").strip():
-                raise _billing_error(proc.name, element.text.strip(), expired_patterns)
-            if depth == 0:
-                if not nested_rows and len(element) and all(len(c) == 0 for c in element):
-                    yield _row(proc, element, fmt)  # single-row reply: columns under the root
+            if tag in ERROR_TAGS:
+                message = " ".join(t.strip() for t in element.itertext() if t.strip())
+                if message:
+                    raise _billing_error(proc.name, message, expired_patterns)
+            if wrapper:
+                if holds_rows:
+                    holds_rows[-1] = True
             elif len(element) and all(len(child) == 0 for child in element):
-                nested_rows = True
+                # a row; at the root: a single-row reply with its columns under the root
                 yield _row(proc, element, fmt)
-                _free(element)
+                if holds_rows:
+                    holds_rows[-1] = True
+                    _free(element)
     except etree.XMLSyntaxError as exc:
         raise MalformedReply(detail=f"not well-formed XML ({exc.msg})", sent=True,
                              excerpt=head[:120].decode("latin-1", "replace")) from None
@@ -184,6 +202,17 @@ def _local(tag: Any) -> str:
     return etree.QName(tag).localname.lower() if isinstance(tag, str) else ""
 
 
+def _read_head(stream: IO[bytes], size: int) -> bytes:
+    """The first ``size`` bytes (fewer only at the end): a stream may return short reads."""
+    head = b""
+    while len(head) < size:
+        chunk = stream.read(size - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
 def _free(element: etree._Element) -> None:
     """Drop a consumed row and its already-consumed siblings, so memory stays flat."""
     element.clear()
@@ -193,17 +222,23 @@ def _free(element: etree._Element) -> None:
 
 
 class _Prefixed(io.RawIOBase):
-    """A stream with bytes already read from it put back in front."""
+    """A stream with bytes already read from it put back in front, ``drop`` bytes removed."""
 
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
-        self._head, self._rest = head, rest
+    def __init__(self, head: bytes, rest: IO[bytes], drop: bytes = b"") -> None:
+        self._head, self._rest, self._drop = head, rest, drop
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:  # type: ignore[override]
-        if self._head:
-            chunk, self._head = (self._head, b"") if size < 0 or size >= len(self._head) else (
-                self._head[:size], self._head[size:])
-            return chunk
-        return self._rest.read(size)
+        while True:
+            if self._head:
+                chunk, self._head = (self._head, b"") if size < 0 or size >= len(self._head) else (
+                    self._head[:size], self._head[size:])
+            else:
+                chunk = self._rest.read(size)
+            if not chunk or not self._drop:
+                return chunk
+            chunk = chunk.translate(None, self._drop)
+            if chunk:  # an empty chunk would mean the end of the stream
+                return chunk

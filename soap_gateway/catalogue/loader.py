@@ -84,15 +84,16 @@ def _procedure(name: str, entry: dict[str, Any], where: _Where, source: str) -> 
     shape = _require(entry, "result", name, where)
     if shape not in _SHAPES:
         raise where.fail(f"{name}.result", f"{shape!r} is not one of {sorted(_SHAPES)}")
-    args = tuple(_argument(a, f"{name}.args[{i}]", where) for i, a in enumerate(entry.get("args", [])))
-    columns = tuple(_column(c, f"{name}.columns[{i}]", where) for i, c in enumerate(entry.get("columns", [])))
+    args = tuple(_argument(a, f"{name}.args[{i}]", where) for i, a in enumerate(_list(entry, "args", name, where)))
+    columns = tuple(_column(c, f"{name}.columns[{i}]", where)
+                    for i, c in enumerate(_list(entry, "columns", name, where)))
     _check_unique([a.name for a in args], f"{name}.args", where)
     _check_unique([c.name.lower() for c in columns], f"{name}.columns", where)
     if shape in ("row", "rows") and not columns:
         raise where.fail(f"{name}.columns", f"result {shape!r} needs at least one column")
     return Procedure(
         name=name, mode=mode, result=shape, args=args, columns=columns,
-        session=bool(entry.get("session", True)),
+        session=_flag(entry, "session", name, where, default=True),
         doc_ru=entry.get("doc_ru", ""), doc_en=entry.get("doc_en", ""),
         note=entry.get("note", ""), source=source,
     )
@@ -105,21 +106,22 @@ def _argument(entry: Any, where_text: str, where: _Where) -> Argument:
     where_text = f"{where_text} ({name})"
     _check_keys(entry, _ARG_KEYS, where_text, where)
     value_type = _type(entry, where_text, where)
-    fixed = "fixed" in entry or entry.get("fixed_null", False)
+    fixed = "fixed" in entry or _flag(entry, "fixed_null", where_text, where)
     value = entry.get("fixed")
     if value is not None:
         try:
             value = value_type.validate(value)
         except ValueError as exc:
             raise where.fail(f"{where_text}.fixed", str(exc)) from None
-    if fixed and entry.get("required"):
+    required = _flag(entry, "required", where_text, where)
+    if fixed and required:
         raise where.fail(where_text, "a fixed argument cannot also be required")
-    choices = tuple(entry.get("choices", ()))
-    if any(isinstance(c, bool) or not isinstance(c, int) for c in choices):
+    choices = entry.get("choices", [])
+    if not isinstance(choices, list) or any(isinstance(c, bool) or not isinstance(c, int) for c in choices):
         raise where.fail(f"{where_text}.choices", "must be a list of integers")
     return Argument(
-        name=name, type=value_type, required=bool(entry.get("required", False)),
-        fixed=fixed, value=value, choices=choices, secret=bool(entry.get("secret", False)),
+        name=name, type=value_type, required=required,
+        fixed=fixed, value=value, choices=tuple(choices), secret=_flag(entry, "secret", where_text, where),
         doc_ru=entry.get("doc_ru", ""), doc_en=entry.get("doc_en", ""),
     )
 
@@ -131,7 +133,7 @@ def _column(entry: Any, where_text: str, where: _Where) -> Column:
     where_text = f"{where_text} ({name})"
     _check_keys(entry, _COL_KEYS, where_text, where)
     return Column(
-        name=name, type=_type(entry, where_text, where), secret=bool(entry.get("secret", False)),
+        name=name, type=_type(entry, where_text, where), secret=_flag(entry, "secret", where_text, where),
         doc_ru=entry.get("doc_ru", ""), doc_en=entry.get("doc_en", ""),
     )
 
@@ -165,6 +167,20 @@ def _require(entry: dict[str, Any], key: str, where_text: str, where: _Where) ->
     if key not in entry:
         raise where.fail(where_text, f"missing {key!r}")
     return entry[key]
+
+
+def _list(entry: dict[str, Any], key: str, where_text: str, where: _Where) -> list[Any]:
+    value = entry.get(key, [])
+    if not isinstance(value, list):
+        raise where.fail(f"{where_text}.{key}", "must be a list of tables")
+    return value
+
+
+def _flag(entry: dict[str, Any], key: str, where_text: str, where: _Where, default: bool = False) -> bool:
+    value = entry.get(key, default)
+    if not isinstance(value, bool):  # "false" in quotes would otherwise count as true
+        raise where.fail(f"{where_text}.{key}", f"must be true or false, not {value!r}")
+    return value
 
 
 def _check_keys(entry: dict[str, Any], allowed: set[str], where_text: str, where: _Where) -> None:

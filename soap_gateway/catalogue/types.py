@@ -80,7 +80,11 @@ class Integer(ValueType):
         return number
 
     def from_wire(self, text: str, fmt: WireFormat) -> int:
-        return int(decimal.Decimal(text.strip()))
+        number = decimal.Decimal(text.strip())
+        # never truncate "1.7" to 1; nor build a huge int from "1E+999999999"
+        if not number.is_finite() or abs(number) >= 1 << 63 or number != number.to_integral_value():
+            raise ValueError("not an integer")
+        return int(number)
 
 
 @dataclass(frozen=True)
@@ -105,10 +109,11 @@ class Money(ValueType):
             number = None
         if number is None or not number.is_finite():
             raise ValueError("expected a decimal number")
-        if number != number.quantize(self.quantum, rounding=decimal.ROUND_DOWN):
-            raise ValueError(f"at most {self.scale} fraction digits allowed")
+        # the size first: quantizing 1E+30 would overflow the decimal context
         if abs(number) >= decimal.Decimal(10) ** (self.precision - self.scale):
             raise ValueError(f"too large for {self.billing}")
+        if number != number.quantize(self.quantum, rounding=decimal.ROUND_DOWN):
+            raise ValueError(f"at most {self.scale} fraction digits allowed")
         return number.quantize(self.quantum)
 
     def to_wire(self, value: Any, fmt: WireFormat) -> str:
@@ -210,7 +215,9 @@ class Ipv4(ValueType):
     kind: ClassVar[str] = "ipv4"
 
     def validate(self, value: Any) -> str:
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, bool):  # IPv4Address(True) would be 0.0.0.1
+            raise ValueError("expected a dotted IPv4 address such as 10.0.0.1")
+        if isinstance(value, int):
             value = self.from_wire(str(value), WireFormat())
         try:
             return str(ipaddress.IPv4Address(value))
@@ -225,7 +232,10 @@ class Ipv4(ValueType):
         text = text.strip()
         if "." in text:
             return str(ipaddress.IPv4Address(text))
-        return str(ipaddress.IPv4Address(int(text) & 0xFFFFFFFF))
+        number = int(text)
+        if not -(1 << 31) <= number < 1 << 32:  # a signed or an unsigned 32-bit integer
+            raise ValueError("out of range for a 32-bit IPv4 address")
+        return str(ipaddress.IPv4Address(number & 0xFFFFFFFF))
 
 
 _VARCHAR = re.compile(r"VARCHAR\((\d+)\)")
