@@ -8,6 +8,7 @@ OutcomeUnknown instead of a guess.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import random
@@ -59,9 +60,11 @@ class BillingClient:
     @classmethod
     def from_settings(cls, settings: BillingSettings, catalogue: Catalogue | None = None) -> BillingClient:
         """Load the client certificate and build the one SSLContext for this process."""
-        from .tls import build_ssl_context, load_client_identity
+        from .tls import build_ssl_context, load_client_identity, normalize_fingerprint
 
         catalogue = catalogue or load_catalogue(settings.catalogue_files, settings.arg_counts)
+        if settings.pin_sha256:
+            settings = dataclasses.replace(settings, pin_sha256=normalize_fingerprint(settings.pin_sha256))
         context = None
         if settings.url.startswith("https:"):
             identity = load_client_identity(settings.cert, settings.cert_password or None)

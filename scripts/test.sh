@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up everything the test suite needs on a fresh Debian 12 machine, then run it.
+# System packages: the SOAP consumers of the interop matrix, nginx, PostgreSQL,
+# Chromium (see tests/README.md for what each one is for).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  missing=()
+  for pkg in $(grep -v '^#' scripts/system-packages.txt); do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -e '.[test]'
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,61 @@
+"""``soap-gateway check``: walk the path to the billing step by step, say what is wrong."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Callable, TextIO
+
+from .config import Settings
+from .errors import GatewayError
+
+HARMLESS_READ = ("CLN_HOME_LIST", {"P_ID": -1})
+
+
+def run_checks(config_path: str | None, out: TextIO = sys.stdout) -> int:
+    """Print one line per step; return 0 when every step passed, 1 otherwise."""
+    state: dict[str, Any] = {}
+
+    def settings() -> str:
+        state["settings"] = Settings.load(config_path)
+        billing = state["settings"].billing
+        missing = [name for name in ("url", "cert", "ca", "login", "password") if not getattr(billing, name)]
+        if missing:
+            raise GatewayError("not set: " + ", ".join(f"billing.{m}" for m in missing))
+        return f"billing {billing.url}, expected certificate name {billing.expected_name}"
+
+    def certificate() -> str:
+        from .backend.tls import build_ssl_context, days_until_expiry, load_client_identity
+
+        billing = state["settings"].billing
+        identity = load_client_identity(billing.cert, billing.cert_password or None)
+        build_ssl_context(identity, billing.ca)
+        days = days_until_expiry(identity)
+        warning = "  WARNING: renew it soon" if days < 30 else ""
+        return f"client certificate CN={identity.subject_cn}, expires in {days:.0f} days{warning}"
+
+    def login() -> str:
+        from .backend import BillingClient
+
+        state["client"] = client = BillingClient.from_settings(state["settings"].billing)
+        client.login(client.service_account)
+        return f"logged in as {client.service_account.login}"
+
+    def read() -> str:
+        name, args = HARMLESS_READ
+        rows = state["client"].call(name, args)
+        return f"{name} answered ({len(rows)} rows)"
+
+    steps: list[tuple[str, Callable[[], str]]] = [
+        ("configuration", settings), ("certificate", certificate), ("login", login), ("read", read)]
+    for title, step in steps:
+        started = time.perf_counter()
+        try:
+            detail = step()
+        except GatewayError as exc:
+            print(f"FAIL  {title}: {exc}", file=out)
+            return 1
+        print(f"ok    {title}: {detail} ({(time.perf_counter() - started) * 1000:.0f} ms)", file=out)
+    state["client"].close()
+    print("everything works", file=out)
+    return 0

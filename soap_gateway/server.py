@@ -1,0 +1,50 @@
+"""``soap-gateway serve``: the WSGI app under gunicorn, one app per worker.
+
+The app (and with it the billing session, SSLContext and WSDL) is created in
+each worker after the fork, so no connection or SUID is shared between
+processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from .config import Settings
+
+
+class GatewayServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn configured from Settings rather than from its own command line."""
+
+    def __init__(self, settings: Settings, config_path: str | None) -> None:
+        self.settings, self.config_path = settings, config_path
+        super().__init__()
+
+    def load_config(self) -> None:
+        server = self.settings.server
+        host, port = server.address
+        options: dict[str, Any] = {
+            "bind": f"{host}:{port}",
+            "workers": server.workers,
+            "threads": server.threads,
+            "worker_class": "gthread" if server.threads > 1 else "sync",
+            # Above the billing's read timeout, so a slow billing call ends
+            # with our fault rather than a killed worker.
+            "timeout": max(server.timeout, int(self.settings.billing.read_timeout) + 10),
+            "graceful_timeout": 30,
+            "preload_app": False,
+            "accesslog": None,
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from .soap import create_app
+
+        return create_app(Settings.load(self.config_path))
+
+
+def run_gunicorn(settings: Settings, config_path: str | None) -> int:
+    GatewayServer(settings, config_path).run()
+    return 0
