@@ -37,14 +37,21 @@ for _name in ("spyne.protocol.soap.soap11.invalid", "spyne.protocol.xml.invalid"
     logging.getLogger(_name).disabled = True
 logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL)
 logging.getLogger("spyne.application.server").setLevel(logging.CRITICAL)
+# With _wsdl_part_name Spyne's response wrapper is a "customized class" and it
+# warns on every response it builds; the wrapper is correct, the warning is noise.
+logging.getLogger("spyne.model.complex").setLevel(logging.ERROR)
 
 
 class GatewaySoap11(Soap11):
     """Soap11 whose schema validation is thread-safe and reports our fault."""
 
-    def validate_document(self, payload: Any) -> None:
-        if self.validation_schema is None:
-            return super().validate_document(payload)
+    def set_validator(self, validator: Any) -> None:
+        super().set_validator(validator)
+        if self.validator is self.SCHEMA_VALIDATION:
+            # Spyne binds its own validator per instance here; ours replaces it.
+            self.validate_document = self._validate_schema
+
+    def _validate_schema(self, payload: Any) -> None:
         try:
             self.validation_schema.assertValid(payload)  # the error travels with the exception
         except etree.DocumentInvalid as exc:
