@@ -28,6 +28,8 @@ from .services import build_service
 
 log = logging.getLogger("soap_gateway.soap")
 APP_NAME = "BillingGateway"
+XS = "http://www.w3.org/2001/XMLSchema"
+_SCHEMA_ORDER = {f"{{{XS}}}{tag}": i for i, tag in enumerate(("import", "simpleType", "complexType", "element"))}
 SOAP_PATH = "/soap"
 _SOAP_HEADERS = [("Content-Type", "text/xml; charset=utf-8")]
 
@@ -87,6 +89,9 @@ def render_wsdl(spyne_wsgi: WsgiApplication, address: str) -> bytes:
     for operation in root.iter("{http://schemas.xmlsoap.org/wsdl/}operation"):
         # Spyne names a part that does not exist here once parts are 'parameters'.
         operation.attrib.pop("parameterOrder", None)
+    for schema in root.iter(f"{{{XS}}}schema"):
+        # Spyne emits top-level types in hash order; sorted, the file diffs cleanly.
+        schema[:] = sorted(schema, key=lambda e: (_SCHEMA_ORDER.get(e.tag, 9), e.get("name", "")))
     return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
 
 

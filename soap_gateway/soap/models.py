@@ -25,30 +25,30 @@ log = logging.getLogger("soap_gateway.soap")
 _IPV4_PATTERN = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"
 
 
-def spyne_type(value_type: ValueType) -> Any:
-    """The Spyne model for a catalogue value type (facets included)."""
+def spyne_type(value_type: ValueType, **attributes: Any) -> Any:
+    """The Spyne model for a catalogue value type, facets and ``attributes`` applied at once.
+
+    One customisation only: customising twice makes Spyne emit a second,
+    oddly named "ParentType" simple type for every field.
+    """
     kind = value_type.kind
-    if kind == "short":
-        return Integer16
-    if kind == "int":
-        return Integer32
-    if kind == "long":
-        return Integer64
+    if kind in ("short", "int", "long"):
+        base = {"short": Integer16, "int": Integer32, "long": Integer64}[kind]
+        return base.customize(**attributes) if attributes else base
     if kind == "decimal":
         assert isinstance(value_type, Money)
         # No str_format: Spyne would also print the totalDigits facet with it
         # ("15.000000", an invalid schema).  Values are quantized to the scale
         # by OutputConverter, and a quantized Decimal prints fixed-point.
-        return Decimal(total_digits=value_type.precision, fraction_digits=value_type.scale)
+        return Decimal(total_digits=value_type.precision, fraction_digits=value_type.scale, **attributes)
     if kind == "string":
         assert isinstance(value_type, Text)
-        return Unicode(max_len=value_type.max_len)
+        return Unicode(max_len=value_type.max_len, **attributes)
     if kind == "ipv4":
-        return Unicode(max_len=15, pattern=_IPV4_PATTERN)
-    if kind == "datetime":
-        return DateTime
-    if kind == "date":
-        return Date
+        return Unicode(max_len=15, pattern=_IPV4_PATTERN, **attributes)
+    if kind in ("datetime", "date"):
+        base = DateTime if kind == "datetime" else Date
+        return base.customize(**attributes) if attributes else base
     raise LookupError(f"no SOAP type for value kind {kind!r}")
 
 
@@ -64,8 +64,8 @@ def documentation(item: Argument | Column | Procedure) -> str:
 
 def argument_field(arg: Argument) -> Any:
     """Required arguments are required and not nillable; optional ones are both optional."""
-    return spyne_type(arg.type).customize(
-        min_occurs=1 if arg.required else 0, nillable=not arg.required, doc=documentation(arg))
+    return spyne_type(arg.type, min_occurs=1 if arg.required else 0, nillable=not arg.required,
+                      doc=documentation(arg))
 
 
 class ExtraColumn(ComplexModel):
@@ -92,7 +92,7 @@ class BillingSession(ComplexModel):
 
 def row_model(proc: Procedure, suffix: str) -> type[ComplexModel]:
     """A complex type with one always-present (maybe nil) element per column."""
-    fields = [(c.name, spyne_type(c.type).customize(min_occurs=1, nillable=True, doc=documentation(c)))
+    fields = [(c.name, spyne_type(c.type, min_occurs=1, nillable=True, doc=documentation(c)))
               for c in proc.columns]
     fields.append((EXTRA_FIELD, ExtraColumns.customize(min_occurs=0, nillable=False)))
     return ComplexModelMeta(f"{proc.name}_{suffix}", (ComplexModel,), {"__namespace__": TNS, "_type_info": fields})
