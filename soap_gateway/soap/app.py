@@ -53,6 +53,14 @@ class GatewaySoap11(Soap11):
             # Spyne binds its own validator per instance here; ours replaces it.
             self.validate_document = self._validate_schema
 
+    def base_from_element(self, ctx: Any, cls: Any, element: Any) -> Any:
+        try:
+            return super().base_from_element(ctx, cls, element)
+        except ValueError:
+            # e.g. 24:00:00 passes the schema, then Python's datetime refuses it.
+            field = etree.QName(element).localname
+            raise schema_fault(f"Element '{field}': {element.text!r} is not a valid value") from None
+
     def _validate_schema(self, payload: Any) -> None:
         try:
             self.validation_schema.assertValid(payload)  # the error travels with the exception
