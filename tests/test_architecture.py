@@ -1,0 +1,66 @@
+"""Import rules that keep the layers honest (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).parent.parent / "soap_gateway"
+
+
+def imports_of(path: Path) -> set[str]:
+    """Absolute module names a file imports (relative imports resolved)."""
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parent = parts[: len(parts) - node.level + 1]
+                base = ".".join(parent + ([node.module] if node.module else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+
+def _where(rule: str) -> list[str]:
+    return [str(p.relative_to(PACKAGE)) for p in SOURCES if any(
+        name == rule or name.startswith(rule + ".") for name in imports_of(p))]
+
+
+def test_rules_see_the_package() -> None:
+    assert len(SOURCES) > 20 and _where("spyne")
+
+
+def test_only_the_soap_package_imports_spyne() -> None:
+    assert all(p.startswith("soap/") for p in _where("spyne")), _where("spyne")
+
+
+@pytest.mark.parametrize("library", ["requests", "urllib3"])
+def test_only_the_transport_imports_requests(library: str) -> None:
+    assert set(_where(library)) <= {"backend/transport.py"}, _where(library)
+
+
+def test_the_emulator_imports_nothing_else_of_ours() -> None:
+    for path in (PACKAGE / "emulator").rglob("*.py"):
+        ours = {n for n in imports_of(path) if n.startswith("soap_gateway")}
+        assert all(n.startswith("soap_gateway.emulator") for n in ours), (path, ours)
+
+
+def test_only_the_command_line_starts_the_emulator() -> None:
+    users = {p for p in _where("soap_gateway.emulator") if not p.startswith("emulator/")}
+    assert users == {"cli.py"}
+
+
+def test_the_billing_side_knows_nothing_of_soap() -> None:
+    offenders = [p for p in _where("soap_gateway.soap") if p.startswith(("backend/", "catalogue/"))]
+    assert offenders == []
