@@ -130,7 +130,7 @@ soap-gateway demo is running.
 
 Try it with zeep:
   python -m zeep '{soap_url}?wsdl'
-  python -c "import zeep; c = zeep.Client('{soap_url}?wsdl'); print(c.service.CLN_USR_GET(SELECT_ID=11))"
+  python -c "import zeep; c = zeep.Client('{soap_url}?wsdl'); print(c.service.CLN_USR_GET(SELECT_ID=101))"
 
 or with curl:
   curl -s -H 'Content-Type: text/xml; charset=utf-8' {soap_url} -d '<soapenv:Envelope \\
