@@ -1,0 +1,96 @@
+"""The command line: demo, wsdl and check, run as a user would run them."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zeep
+
+from soap_gateway.certs import create_ca
+
+ROOT = Path(__file__).parent.parent
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "soap_gateway", *args], capture_output=True, text=True,
+                          env=environ, timeout=timeout, cwd=ROOT)
+
+
+def test_wsdl_command_prints_the_committed_wsdl(tmp_path: Path) -> None:
+    out = tmp_path / "billing.wsdl"
+    result = run_cli("wsdl", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == (ROOT / "wsdl" / "billing.wsdl").read_bytes()
+
+
+def test_demo_serves_the_emulator_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "demo", "--port", "0", "--dir", str(tmp_path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        lines = []
+        for line in process.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        text = "".join(lines)
+        wsdl_url = re.search(r"WSDL:\s+(\S+)", text)[1]  # type: ignore[index]
+        assert "python -c \"import zeep" in text and "curl -s" in text
+        client = zeep.Client(wsdl_url, settings=zeep.Settings(strict=True, force_https=False))
+        assert client.service.CLN_USR_GET(SELECT_ID=101).NAME == "Иванов Иван Иванович"
+        assert (tmp_path / "cashier1.pfx").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+    assert process.returncode == 0 and "stopped" in rest
+
+
+def _env(billing_settings: Any, **overrides: str) -> dict[str, str]:
+    env = {
+        "SOAP_GATEWAY_BILLING_URL": billing_settings.url,
+        "SOAP_GATEWAY_BILLING_CERT": billing_settings.cert,
+        "SOAP_GATEWAY_BILLING_CERT_PASSWORD": "",
+        "SOAP_GATEWAY_BILLING_CA": billing_settings.ca,
+        "SOAP_GATEWAY_BILLING_SERVER_NAME": billing_settings.server_name,
+        "SOAP_GATEWAY_BILLING_LOGIN": billing_settings.login,
+        "SOAP_GATEWAY_BILLING_PASSWORD": billing_settings.password,
+    }
+    return {**env, **overrides}
+
+
+def test_check_passes_against_a_working_billing(billing_settings: Any) -> None:
+    result = run_cli("check", env=_env(billing_settings))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok    login: logged in as Administrator" in result.stdout
+    assert "everything works" in result.stdout
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("missing-file", "does not exist"),
+    ("wrong-pfx-password", "wrong password"),
+    ("other-ca", "not signed by the configured CA"),
+    ("unreachable", "reachable"),
+    ("login-refused", "refused the login"),
+])
+def test_check_says_what_is_wrong(billing_settings: Any, pki: Any, tmp_path: Path, case: str, expected: str) -> None:
+    overrides = {
+        "missing-file": {"SOAP_GATEWAY_BILLING_CERT": str(tmp_path / "nope.pfx")},
+        "wrong-pfx-password": {"SOAP_GATEWAY_BILLING_CERT": str(pki.clients["cashier2"]),
+                               "SOAP_GATEWAY_BILLING_CERT_PASSWORD": "Wrong123"},
+        "other-ca": {"SOAP_GATEWAY_BILLING_CA": str(create_ca(tmp_path)[0])},
+        "unreachable": {"SOAP_GATEWAY_BILLING_URL": "https://127.0.0.1:9/api.php"},
+        "login-refused": {"SOAP_GATEWAY_BILLING_PASSWORD": "not-the-password"},
+    }[case]
+    result = run_cli("check", env=_env(billing_settings, **overrides))
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout and expected in result.stdout, result.stdout
+    assert "Wrong123" not in result.stdout + result.stderr
+    assert "not-the-password" not in result.stdout + result.stderr
