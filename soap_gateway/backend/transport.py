@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import logging
+import re
 import ssl
 from dataclasses import dataclass
 from typing import IO, Any
@@ -24,6 +25,21 @@ from ..config import BillingSettings
 from ..errors import BillingTimeout, BillingUnavailable, TLSFailure
 
 log = logging.getLogger("soap_gateway.billing")
+_URL_IN_MESSAGE = re.compile(r"url: \S+")
+
+
+class _NoQueryStrings(logging.Filter):
+    """urllib3 logs request URLs (at DEBUG); ours carry the SUID or the password: drop the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                a.partition("?")[0] + "?<redacted>" if isinstance(a, str) and "?" in a else a for a in record.args)
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager"):
+    logging.getLogger(_name).addFilter(_NoQueryStrings())
 
 
 class BillingAdapter(HTTPAdapter):
@@ -121,6 +137,10 @@ def _tls_hint(text: str) -> str:
         return "the billing's certificate is not signed by the configured CA (billing.ca)"
     if "certificate" in text.lower() or "alert" in text.lower():
         return "the billing refused our client certificate (is it one the billing issued?)"
+    if "EOF occurred" in text or "UNEXPECTED_EOF" in text:
+        # TLS 1.3: a server that refuses our certificate may hang up before its alert is read
+        return ("the billing closed the connection during the handshake: did it refuse our client certificate "
+                "(is it one the billing issued?) or this address?")
     return "handshake failed"
 
 
@@ -128,8 +148,13 @@ def _reason(exc: BaseException) -> str:
     parts, seen = [], set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        parts.append(f"{type(exc).__name__}: {exc}")
-        exc = getattr(exc, "reason", None) or exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        # requests quotes the URL: caller arguments (and the SUID or password) must not steer the matching
+        parts.append(_URL_IN_MESSAGE.sub("url: <redacted>", f"{type(exc).__name__}: {exc}"))
+        # urllib3's .reason is an exception; ssl.SSLError's is a str such as 'CERTIFICATE_VERIFY_FAILED'
+        reason = getattr(exc, "reason", None)
+        if not isinstance(reason, BaseException):
+            reason = None
+        exc = reason or exc.__cause__ or exc.__context__  # type: ignore[assignment]
     return " | ".join(parts)
 
 
