@@ -18,6 +18,7 @@ from typing import Any, Literal, Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .security.settings import AuthSettings, check_auth
 
 DEFAULT_SESSION_EXPIRED_PATTERNS = (
     r"(?i)\bsuid\b",
@@ -69,6 +70,9 @@ class ServerSettings:
     threads: int = 4
     timeout: int = 120
     max_body_bytes: int = 1 << 20
+    # Checked by a streaming pre-scan before Spyne parses (our requests are ~5 deep, < 40 elements).
+    max_depth: int = 32
+    max_elements: int = 1000
     # "wall": the billing's wall-clock time without an offset (what 1C's Дата
     # and the billing mean); "offset": the same instant with the zone's offset.
     datetime_output: Literal["wall", "offset"] = "wall"
@@ -94,6 +98,7 @@ class Settings:
 
     billing: BillingSettings = field(default_factory=BillingSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @classmethod
     def load(cls, path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -107,6 +112,7 @@ class Settings:
                 data.setdefault(section, {})[key] = env[variable]
         settings = _build(cls, data, "")
         _check(settings)
+        check_auth(settings.auth)
         return settings
 
     def replace(self, **sections: Any) -> Settings:
@@ -174,6 +180,10 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise ConfigurationError(f"{key}: expected a list of strings")
         return tuple(i.strip() for i in items if i.strip())
+    if origin in (Mapping, dict) and dataclasses.is_dataclass(typing.get_args(hint)[1]):
+        if not isinstance(value, dict):
+            raise ConfigurationError(f"{key}: expected a table")
+        return {name: _build(typing.get_args(hint)[1], item, f"{key}.{name}.") for name, item in value.items()}
     if hint is Mapping[str, int] or origin in (Mapping, dict):
         if not isinstance(value, dict) or not all(isinstance(v, int) for v in value.values()):
             raise ConfigurationError(f"{key}: expected a table of integers")

@@ -3,6 +3,8 @@
     GatewayError
     ├── ConfigurationError      settings, certificate or catalogue unusable
     ├── InvalidArgument         a caller's arguments break the catalogue
+    ├── NotAuthenticated        the caller gave no or wrong gateway credentials
+    ├── AddressNotAllowed       the caller's address is outside the allow-list
     ├── PermissionDenied        the caller may not run this operation
     ├── IdempotencyConflict     an idempotency key reused with another payload
     ├── AuthenticationFailed    the billing refused the login
@@ -56,6 +58,18 @@ class InvalidArgument(GatewayError):
     def field(self) -> str:
         """The first offending field, for callers that report one."""
         return str(self.problems[0][0])
+
+
+class NotAuthenticated(GatewayError):
+    """The caller sent no credentials, or ones the gateway does not accept (which, is not said)."""
+
+    fmt = "authentication required"
+
+
+class AddressNotAllowed(GatewayError):
+    """The caller's address is not in the gateway's allow-list."""
+
+    fmt = "the address {address} is not allowed to call this gateway"
 
 
 class PermissionDenied(GatewayError):

@@ -112,8 +112,19 @@ class BillingClient:
         with self._sessions_lock:
             manager = self._sessions.get(credentials.key)
             if manager is None:
-                manager = self._sessions[credentials.key] = SessionManager(lambda: self.login(credentials))
+                manager = SessionManager(lambda: self._login_or_forget(credentials))
+                self._sessions[credentials.key] = manager
             return manager
+
+    def _login_or_forget(self, credentials: Credentials) -> str:
+        # A refused login leaves no cache entry: with pass-through, callers choose
+        # the credentials, and wrong guesses must not grow this table.
+        try:
+            return self.login(credentials)
+        except AuthenticationFailed:
+            with self._sessions_lock:
+                self._sessions.pop(credentials.key, None)
+            raise
 
     @property
     def logins(self) -> int:

@@ -17,7 +17,7 @@ from .types import parse_type
 
 BUILTIN = "procedures.toml"
 
-_PROC_KEYS = {"mode", "result", "session", "doc_ru", "doc_en", "note", "args", "columns", "replace"}
+_PROC_KEYS = {"mode", "result", "session", "tags", "doc_ru", "doc_en", "note", "args", "columns", "replace"}
 _ARG_KEYS = {"name", "type", "format", "required", "fixed", "fixed_null", "choices", "secret", "doc_ru", "doc_en"}
 _COL_KEYS = {"name", "type", "format", "secret", "doc_ru", "doc_en"}
 _MODES = {"read", "write", "login"}
@@ -94,9 +94,17 @@ def _procedure(name: str, entry: dict[str, Any], where: _Where, source: str) -> 
     return Procedure(
         name=name, mode=mode, result=shape, args=args, columns=columns,
         session=_flag(entry, "session", name, where, default=True),
+        tags=_tags(entry, name, where),
         doc_ru=entry.get("doc_ru", ""), doc_en=entry.get("doc_en", ""),
         note=entry.get("note", ""), source=source,
     )
+
+
+def _tags(entry: dict[str, Any], name: str, where: _Where) -> tuple[str, ...]:
+    tags = entry.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+        raise where.fail(f"{name}.tags", "must be a list of words, e.g. [\"payment\"]")
+    return tuple(tags)
 
 
 def _argument(entry: Any, where_text: str, where: _Where) -> Argument:
@@ -160,7 +168,7 @@ def _truncate(proc: Procedure, count: int) -> Procedure:
 
 def _fields(proc: Procedure) -> dict[str, Any]:
     return {k: getattr(proc, k) for k in
-            ("name", "mode", "result", "args", "columns", "session", "doc_ru", "doc_en", "note", "source")}
+            ("name", "mode", "result", "args", "columns", "session", "tags", "doc_ru", "doc_en", "note", "source")}
 
 
 def _require(entry: dict[str, Any], key: str, where_text: str, where: _Where) -> Any:

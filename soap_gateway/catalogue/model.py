@@ -51,6 +51,7 @@ class Procedure:
     args: tuple[Argument, ...]
     columns: tuple[Column, ...] = ()
     session: bool = True
+    tags: tuple[str, ...] = ()
     doc_ru: str = ""
     doc_en: str = ""
     note: str = ""

@@ -1,8 +1,9 @@
 """The WSGI application: routing, request guards, the WSDL built once, Spyne behind.
 
-Guards run before Spyne sees a byte: body size, DOCTYPE/entities (SOAP 1.1
-§3 forbids a DTD), and a catch-all that turns anything escaping into a SOAP
-fault envelope instead of a bare HTTP 500.
+Guards run before Spyne sees a byte: the caller's address and credentials
+(auth.py), body size, DOCTYPE/entities (SOAP 1.1 §3 forbids a DTD), nesting
+depth and element count (xmlguard.py), and a catch-all that turns anything
+escaping into a SOAP fault envelope instead of a bare HTTP 500.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from spyne.server.wsgi import WsgiApplication
 from ..catalogue import Catalogue, load_catalogue
 from ..config import Settings
 from ..core import Gateway
+from .auth import CREDENTIALS, PRINCIPAL, AuthGuard
 from .faults import GatewayApplication, fault_envelope, schema_fault
 from .models import TNS
 from .services import build_service
+from .xmlguard import prescan
 
 log = logging.getLogger("soap_gateway.soap")
 APP_NAME = "BillingGateway"
@@ -75,6 +78,7 @@ class CallContext:
     correlation_id: str
     credentials: Any = None
     caller: str = "anonymous"
+    principal: Any = None  # security.roles.Principal: what the caller's roles allow
 
 
 def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: Settings) -> GatewayApplication:
@@ -119,6 +123,7 @@ class GatewayWSGI:
         self.spyne = WsgiApplication(build_application(gateway.catalogue, gateway, settings),
                                      max_content_length=settings.server.max_body_bytes)
         self.wsdl = render_wsdl(self.spyne, settings.server.wsdl_address)
+        self.guard = AuthGuard(settings.auth, gateway.catalogue, gateway)
         self.routes: dict[str, Callable[[dict[str, Any]], tuple[str, list[tuple[str, str]], bytes]]] = {
             "/healthz": lambda environ: _json("200 OK", {"status": "ok"}),
         }
@@ -126,8 +131,12 @@ class GatewayWSGI:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         method = environ.get("REQUEST_METHOD", "GET")
+        wsdl = method == "GET" and environ.get("QUERY_STRING", "").lower().startswith("wsdl")
+        refusal = self.guard.check(environ, wsdl=wsdl and path.rstrip("/") == SOAP_PATH)
+        if refusal is not None:
+            return _respond(start_response, *refusal)
         if path.rstrip("/") == SOAP_PATH:
-            if method == "GET" and environ.get("QUERY_STRING", "").lower().startswith("wsdl"):
+            if wsdl:
                 return _respond(start_response, "200 OK", [("Content-Type", "text/xml; charset=utf-8")], self.wsdl)
             if method == "POST":
                 return self.soap(environ, start_response)
@@ -145,11 +154,14 @@ class GatewayWSGI:
         if body is None:
             return _fault(start_response, "413 Request Entity Too Large", "Client.RequestTooLarge",
                           "REQUEST_TOO_LARGE", f"the body exceeds {self.settings.server.max_body_bytes} bytes")
-        if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-            return _fault(start_response, "500 Internal Server Error", "Client.DTDNotAllowed", "DTD_NOT_ALLOWED",
-                          "a SOAP message must not contain a document type declaration")
+        refused = prescan(body, self.settings.server.max_depth, self.settings.server.max_elements)
+        if refused is not None:
+            return _fault(start_response, "500 Internal Server Error", *refused)
         environ = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
-        environ.setdefault("soap_gateway.call", CallContext(correlation_id))
+        principal = environ.get(PRINCIPAL)
+        environ.setdefault("soap_gateway.call", CallContext(
+            correlation_id, credentials=environ.get(CREDENTIALS), principal=principal,
+            caller=principal.name if principal is not None else "anonymous"))
         try:
             chunks = list(self.spyne(environ, _with_header(start_response, correlation_id)))
         except Exception:
@@ -165,7 +177,12 @@ def _with_header(start_response: Callable[..., Any], correlation_id: str) -> Cal
 
 
 def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
-    """The request body, or None when it is larger than ``limit`` (never read past it)."""
+    """The request body, or None when it is larger than ``limit`` (never read past it).
+
+    Without a Content-Length (a chunked upload) it reads to the end or to one
+    byte past the limit, so an oversized body is refused, never cut short;
+    reads loop because a WSGI stream may return less than asked.
+    """
     stream = environ["wsgi.input"]
     try:
         declared = int(environ.get("CONTENT_LENGTH") or -1)
@@ -173,8 +190,16 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
         declared = -1
     if declared > limit:
         return None
-    body = stream.read(declared) if declared >= 0 else stream.read(limit + 1)
-    return None if len(body) > limit else body
+    wanted = declared if declared >= 0 else limit + 1
+    chunks: list[bytes] = []
+    received = 0
+    while received < wanted:
+        chunk = stream.read(min(wanted - received, 1 << 16))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        received += len(chunk)
+    return None if received > limit else b"".join(chunks)
 
 
 def _respond(start_response: Callable[..., Any], status: str, headers: list[tuple[str, str]],

@@ -25,6 +25,9 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 # error class -> (faultcode, detail code, Russian text for 1C's ОписаниеОшибки()).
 FAULTS: dict[type[errors.GatewayError], tuple[str, str, str]] = {
     errors.InvalidArgument: ("Client.ValidationError", "VALIDATION_ERROR", "Неверные аргументы"),
+    errors.NotAuthenticated: ("Client.AuthenticationRequired", "AUTHENTICATION_REQUIRED",
+                              "Требуется аутентификация"),
+    errors.AddressNotAllowed: ("Client.AddressNotAllowed", "ADDRESS_NOT_ALLOWED", "Адрес клиента не разрешён"),
     errors.PermissionDenied: ("Client.PermissionDenied", "PERMISSION_DENIED", "Операция запрещена"),
     errors.IdempotencyConflict: ("Client.IdempotencyConflict", "IDEMPOTENCY_CONFLICT",
                                  "Ключ идемпотентности уже использован для другого запроса"),
@@ -106,6 +109,12 @@ class GatewayApplication(Application):
         except Exception:
             log.exception("unexpected error in %s", getattr(ctx.descriptor, "name", "?"))
             raise to_fault(errors.GatewayError("internal error"), correlation_id) from None
+
+
+def error_envelope(exc: errors.GatewayError) -> bytes:
+    """The fault envelope for an error raised outside Spyne (HTTP-level guards)."""
+    faultcode, code, russian = lookup(exc)
+    return fault_envelope(faultcode, code, f"{russian}: {exc}")
 
 
 def fault_envelope(faultcode: str, code: str, message: str) -> bytes:

@@ -49,7 +49,8 @@ def _operation(proc: Procedure, gateway: Gateway, zone: dt.tzinfo | None) -> Any
         args = {name: value for name, value in zip(names, values) if value is not None}
         header = ctx.in_header
         suid = str(header.SUID) if header is not None and header.SUID is not None else None
-        return shape(gateway.invoke(proc.name, args, suid=suid, credentials=getattr(ctx.udc, "credentials", None)))
+        return shape(gateway.invoke(proc.name, args, suid=suid, credentials=getattr(ctx.udc, "credentials", None),
+                                    principal=getattr(ctx.udc, "principal", None)))
 
     operation.__name__ = proc.name
     operation.__doc__ = operation_doc(proc)

@@ -1,0 +1,1 @@
+"""Who may call what: caller authentication settings, password hashes, roles and secret redaction."""

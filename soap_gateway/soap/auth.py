@@ -1,0 +1,158 @@
+"""The HTTP-side guard in front of every route: address allow-list, caller authentication.
+
+It runs before a byte of the body is read.  A refused caller gets HTTP 401
+with a Basic challenge (.NET only sends credentials after one: SOAP-INTEROP
+rule 12) or 403, each with a SOAP fault body; an accepted one leaves a
+``Principal`` (and, in pass-through mode, the cashier's billing credentials)
+in the WSGI environ for the call context.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import logging
+import re
+from typing import Any
+
+from ..backend import Credentials
+from ..catalogue import Catalogue
+from ..core import Gateway
+from ..errors import AddressNotAllowed, AuthenticationFailed, GatewayError, NotAuthenticated
+from ..security.passwords import PasswordBook
+from ..security.roles import Principal, RoleBook
+from ..security.settings import AuthSettings, networks
+from .faults import error_envelope
+
+log = logging.getLogger("soap_gateway.security")
+
+PRINCIPAL = "soap_gateway.principal"
+CREDENTIALS = "soap_gateway.credentials"
+_XML = ("Content-Type", "text/xml; charset=utf-8")
+_CN = re.compile(r"(?:^|[,/])\s*CN=([^,/+]+)", re.IGNORECASE)
+
+Response = tuple[str, list[tuple[str, str]], bytes]
+
+
+class AuthGuard:
+    """Decides, per request, whether it goes on and as whom."""
+
+    def __init__(self, settings: AuthSettings, catalogue: Catalogue, gateway: Gateway | None) -> None:
+        self.settings = settings
+        self.mode = settings.mode or "none"
+        self.gateway = gateway
+        self.roles = RoleBook(settings, catalogue)
+        self.passwords = PasswordBook({name: user.password_hash for name, user in settings.users.items()}) \
+            if self.mode == "basic" else None
+        self.allow = networks(settings.allow, "auth.allow")
+        self.trusted = networks(settings.trusted_proxies, "auth.trusted_proxies")
+        self._cert_key = _environ_key(settings.client_cert_header) if settings.client_cert_header else ""
+        self._forwarded_key = _environ_key(settings.forwarded_for_header)
+        realm = settings.realm.replace("\\", "").replace('"', "")
+        self.challenge = f'Basic realm="{realm}", charset="UTF-8"'
+
+    def check(self, environ: dict[str, Any], *, wsdl: bool) -> Response | None:
+        """None to let the request through (environ then names the caller), else the refusal."""
+        path = (environ.get("PATH_INFO", "") or "/").rstrip("/") or "/"
+        if path in self.settings.public_paths:
+            return None
+        address = self.client_address(environ)
+        if self.allow and not _within(address, self.allow):
+            log.warning("refused: address %s is not in auth.allow (%s %s)", address,
+                        environ.get("REQUEST_METHOD", ""), path)
+            return _refusal("403 Forbidden", AddressNotAllowed(address=address))
+        if wsdl and self.settings.wsdl_public:
+            return None
+        try:
+            principal, credentials = self.authenticate(environ, address)
+        except NotAuthenticated as exc:
+            return _refusal("401 Unauthorized", exc, [("WWW-Authenticate", self.challenge)])
+        except GatewayError as exc:  # pass-through: the billing could not be asked
+            return _refusal("503 Service Unavailable", exc)
+        environ[PRINCIPAL] = principal
+        environ[CREDENTIALS] = credentials
+        return None
+
+    def authenticate(self, environ: dict[str, Any], address: str) -> tuple[Principal, Credentials | None]:
+        """The caller by certificate (via a trusted proxy), Basic credentials, or none (mode "none")."""
+        if self.mode == "none":
+            return self.roles.principal("anonymous", "none", self.settings.anonymous_roles), None
+        common_name = self.certificate_cn(environ)
+        if common_name is not None and common_name in self.settings.clients:
+            return self.roles.principal(common_name, "certificate", self.settings.clients[common_name].roles), None
+        basic = _basic(environ)
+        if basic is None:
+            raise NotAuthenticated()
+        user, password = basic
+        if self.mode == "basic":
+            assert self.passwords is not None
+            if not self.passwords.check(user, password):
+                log.warning("refused: wrong or unknown HTTP Basic credentials for %r from %s", user, address)
+                raise NotAuthenticated()
+            return self.roles.principal(user, "basic", self.settings.users[user].roles), None
+        credentials = Credentials(user, password)
+        try:
+            assert self.gateway is not None
+            self.gateway.authenticate(credentials)
+        except AuthenticationFailed:
+            log.warning("refused: the billing did not accept the login %r from %s", user, address)
+            raise NotAuthenticated() from None
+        configured = self.settings.users.get(user)
+        roles = configured.roles if configured is not None else self.settings.passthrough_roles
+        return self.roles.principal(user, "pass-through", roles), credentials
+
+    def client_address(self, environ: dict[str, Any]) -> str:
+        """REMOTE_ADDR, or behind trusted proxies the nearest address they did not add themselves."""
+        peer = environ.get("REMOTE_ADDR", "")
+        if not (self.trusted and _within(peer, self.trusted)):
+            return peer
+        hops = [h.strip() for h in environ.get(self._forwarded_key, "").split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not _within(hop, self.trusted):
+                return hop
+        return hops[0] if hops else peer
+
+    def certificate_cn(self, environ: dict[str, Any]) -> str | None:
+        """The client certificate's CN as the trusted proxy reports it; a header from anyone else is ignored."""
+        if not self._cert_key or not _within(environ.get("REMOTE_ADDR", ""), self.trusted):
+            return None
+        value = environ.get(self._cert_key, "").strip()
+        if not value:
+            return None
+        match = _CN.search(value)
+        return match[1].strip() if match else (value if "=" not in value else None)
+
+
+def _basic(environ: dict[str, Any]) -> tuple[str, str] | None:
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        raw = base64.b64decode(token.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        text = raw.decode("utf-8")  # what our challenge asks for (charset="UTF-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # what clients that ignore the charset send
+    user, colon, password = text.partition(":")
+    return (user, password) if colon and user else None
+
+
+def _within(address: str, nets: tuple[Any, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in nets)
+
+
+def _environ_key(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+def _refusal(status: str, exc: GatewayError, headers: list[tuple[str, str]] | None = None) -> Response:
+    return status, [_XML, *(headers or [])], error_envelope(exc)
