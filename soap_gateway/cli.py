@@ -1,4 +1,4 @@
-"""The ``soap-gateway`` command: demo, serve, wsdl, check, emulator, certs.
+"""The ``soap-gateway`` command: demo, serve, wsdl, check, hash-password, emulator, certs.
 
 Only ``demo`` and ``emulator`` import the billing emulator; the gateway
 itself never does.
@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--dir", help="where to keep the demo certificates (default: a temp dir)")
         if name == "wsdl":
             command.add_argument("--out", help="write to this file instead of standard output")
+    hashing = commands.add_parser("hash-password", help="print an argon2 hash for [auth.users.<name>] "
+                                  "(the password is read from standard input or asked for)")
+    hashing.set_defaults(run=cmd_hash_password)
     commands.add_parser("emulator", help="run the billing emulator (see: soap-gateway emulator --help)")
     commands.add_parser("certs", help="create a CA, server and client certificates (soap-gateway certs --help)")
     return parser
@@ -72,10 +75,32 @@ def cmd_wsdl(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import run_gunicorn
 
+    from .security.settings import require_auth_decision
+
     settings = Settings.load(args.config)
     if not settings.billing.url:
         raise ConfigurationError("billing.url is not set (SOAP_GATEWAY_BILLING_URL)")
+    require_auth_decision(settings.auth)
     return run_gunicorn(settings, args.config)
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from .security.passwords import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("the passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("an empty password is refused", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:

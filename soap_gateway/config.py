@@ -7,6 +7,7 @@ a typo in the file is reported with the key's full name.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import os
 import re
@@ -47,6 +48,8 @@ class BillingSettings:
     timestamp_format: str = "%Y-%m-%d %H:%M:%S"
     session_expired_patterns: tuple[str, ...] = DEFAULT_SESSION_EXPIRED_PATTERNS
     read_retries: int = 2
+    # A larger reply is refused (MalformedReply) while it streams in, never held whole.
+    max_reply_bytes: int = 64 << 20
     catalogue_files: tuple[str, ...] = ()
     arg_counts: Mapping[str, int] = field(default_factory=dict)
 
@@ -180,7 +183,7 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise ConfigurationError(f"{key}: expected a list of strings")
         return tuple(i.strip() for i in items if i.strip())
-    if origin in (Mapping, dict) and dataclasses.is_dataclass(typing.get_args(hint)[1]):
+    if origin in (collections.abc.Mapping, dict) and dataclasses.is_dataclass(typing.get_args(hint)[1]):
         if not isinstance(value, dict):
             raise ConfigurationError(f"{key}: expected a table")
         return {name: _build(typing.get_args(hint)[1], item, f"{key}.{name}.") for name, item in value.items()}

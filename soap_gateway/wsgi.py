@@ -7,6 +7,9 @@ variables.
 import os
 
 from .config import Settings
+from .security.settings import require_auth_decision
 from .soap import create_app
 
-application = create_app(Settings.load(os.environ.get("SOAP_GATEWAY_CONFIG") or None))
+settings = Settings.load(os.environ.get("SOAP_GATEWAY_CONFIG") or None)
+require_auth_decision(settings.auth)
+application = create_app(settings)

@@ -22,7 +22,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from ..config import BillingSettings
-from ..errors import BillingTimeout, BillingUnavailable, TLSFailure
+from ..errors import BillingTimeout, BillingUnavailable, MalformedReply, TLSFailure
 
 log = logging.getLogger("soap_gateway.billing")
 _URL_IN_MESSAGE = re.compile(r"url: \S+")
@@ -39,6 +39,34 @@ class _NoQueryStrings(logging.Filter):
 
 
 for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager"):
+    logging.getLogger(_name).addFilter(_NoQueryStrings())
+
+
+class _NoQueryStrings(logging.Filter):
+    """Cuts the query (the SUID, a one-step password, switch passwords) off URLs that urllib3 logs.
+
+    A filter rather than a log level: it holds even when someone turns
+    every logger up to DEBUG to chase a problem.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_cut(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _cut(v) for k, v in record.args.items()}
+        record.msg = _cut(record.msg)
+        return True
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, (int, float)) or value is None:
+        return value
+    text = str(value)  # an exception's text may quote the URL too
+    return text.split("?", 1)[0] + "?…" if "?" in text else value
+
+
+for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.connection", "urllib3.response",
+              "urllib3.util.retry"):
     logging.getLogger(_name).addFilter(_NoQueryStrings())
 
 
@@ -86,6 +114,7 @@ class Transport:
     def __init__(self, settings: BillingSettings, ssl_context: ssl.SSLContext | None) -> None:
         self.url = settings.url
         self.timeout = (settings.connect_timeout, settings.read_timeout)
+        self.max_reply_bytes = settings.max_reply_bytes
         self.session = requests.Session()
         self.session.trust_env = False  # no proxies, netrc or CA bundles from the environment
         self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
@@ -105,7 +134,8 @@ class Transport:
         if response.status_code >= 400:
             response.close()
             raise _status_error(response.status_code)
-        return BillingResponse(response.status_code, _charset(response), _Guarded(response.raw), response)
+        return BillingResponse(response.status_code, _charset(response),
+                               _Guarded(response.raw, self.max_reply_bytes), response)
 
     def close(self) -> None:
         self.session.close()
@@ -175,13 +205,18 @@ def _charset(response: requests.Response) -> str | None:
 
 
 class _Guarded:
-    """The response body stream, with urllib3 errors translated mid-read."""
+    """The response body stream, with urllib3 errors translated mid-read and its size bounded."""
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, limit: int) -> None:
         self._raw = raw
+        self._left = limit
 
     def read(self, size: int = -1) -> bytes:
         try:
-            return self._raw.read(None if size < 0 else size, decode_content=True)
+            chunk = self._raw.read(None if size < 0 else size, decode_content=True)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise translate(exc) from None
+        self._left -= len(chunk)
+        if self._left < 0:
+            raise MalformedReply(detail="the reply is larger than billing.max_reply_bytes", sent=True)
+        return chunk

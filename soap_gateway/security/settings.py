@@ -110,3 +110,11 @@ def check_auth(auth: AuthSettings) -> None:
             if not user.password_hash.startswith("$argon2"):
                 raise ConfigurationError(f"auth.users.{name}.password_hash: not an argon2 hash "
                                          "(make one with: soap-gateway hash-password)")
+
+
+def require_auth_decision(auth: AuthSettings) -> None:
+    """A production server starts only once someone chose how callers authenticate."""
+    if not auth.mode:
+        raise ConfigurationError(
+            'auth.mode is not set: add an [auth] section with mode = "basic" (users with argon2 hashes), '
+            '"pass-through" (cashiers\' own billing logins), or "none" (only behind a proxy that authenticates)')

@@ -1,0 +1,73 @@
+"""Helpers for the security tests: a gateway with an [auth] section, and zeep clients with credentials."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import requests
+import zeep
+from lxml import etree
+
+from soap_gateway.backend import BillingClient
+from soap_gateway.config import Settings
+from soap_gateway.core import Gateway
+from soap_gateway.devserver import BackgroundServer
+from soap_gateway.soap import create_app
+
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+NS = {"gw": "urn:soap-gateway:billing", "soap": ENV}
+
+
+def auth_from_toml(tmp_dir: Path, text: str) -> Any:
+    """The [auth] section as the settings loader reads it from a file."""
+    path = tmp_dir / "auth.toml"
+    path.write_text(text, encoding="utf-8")
+    return Settings.load(path, {}).auth
+
+
+@contextmanager
+def secured_gateway(base: Settings, auth: Any, **server: Any) -> Iterator[BackgroundServer]:
+    """A real HTTP gateway in front of the emulator, with ``auth`` and server overrides."""
+    http = BackgroundServer(None)
+    settings = dataclasses.replace(base, auth=auth, server=dataclasses.replace(
+        base.server, listen=f"127.0.0.1:{http.port}", **server))
+    app = create_app(settings, Gateway(BillingClient.from_settings(settings.billing)))
+    http.set_app(app)
+    http.app = app  # type: ignore[attr-defined]
+    try:
+        with http:
+            yield http
+    finally:
+        app.gateway.close()
+
+
+def soap_client(server: BackgroundServer, user: str | None = None, password: str | None = None,
+                headers: dict[str, str] | None = None) -> Any:
+    """zeep (strict) with HTTP Basic credentials; the WSDL is fetched with the same session."""
+    session = requests.Session()
+    session.trust_env = False
+    if user is not None:
+        session.auth = (user, password or "")
+    session.headers.update(headers or {})
+    transport = zeep.transports.Transport(session=session, operation_timeout=30)
+    return zeep.Client(f"{server.url}/soap?wsdl", transport=transport,
+                       settings=zeep.Settings(strict=True, force_https=False)).service
+
+
+def post(server: BackgroundServer, body: str, headers: dict[str, str] | None = None,
+         auth: tuple[str, str] | None = None) -> requests.Response:
+    envelope = (f'<s:Envelope xmlns:s="{ENV}" xmlns:b="urn:soap-gateway:billing">'
+                f"<s:Body>{body}</s:Body></s:Envelope>")
+    sent = {"Content-Type": "text/xml; charset=utf-8", **(headers or {})}
+    if auth is not None:
+        sent["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    return requests.post(f"{server.url}/soap", data=envelope.encode(), headers=sent, timeout=30)
+
+
+def faultcode(response: requests.Response) -> str:
+    fault = etree.fromstring(response.content).find(f".//{{{ENV}}}Fault")
+    return fault.findtext("faultcode") if fault is not None else ""
