@@ -46,7 +46,7 @@ def secured_gateway(base: Settings, auth: Any, **server: Any) -> Iterator[Backgr
 
 
 def soap_client(server: BackgroundServer, user: str | None = None, password: str | None = None,
-                headers: dict[str, str] | None = None) -> Any:
+                headers: dict[str, str] | None = None, plugins: list[Any] | None = None) -> Any:
     """zeep (strict) with HTTP Basic credentials; the WSDL is fetched with the same session."""
     session = requests.Session()
     session.trust_env = False
@@ -54,7 +54,7 @@ def soap_client(server: BackgroundServer, user: str | None = None, password: str
         session.auth = (user, password or "")
     session.headers.update(headers or {})
     transport = zeep.transports.Transport(session=session, operation_timeout=30)
-    return zeep.Client(f"{server.url}/soap?wsdl", transport=transport,
+    return zeep.Client(f"{server.url}/soap?wsdl", transport=transport, plugins=plugins or [],
                        settings=zeep.Settings(strict=True, force_https=False)).service
 
 

@@ -152,6 +152,10 @@ class Emulator:
     def requests(self) -> list[RequestRecord]:
         return self._stats.records()
 
+    def issued_suids(self) -> list[int]:
+        """The SUIDs the emulator has handed out (expired ones too; the last 10,000)."""
+        return list(self.sessions.issued)
+
     def reset_stats(self) -> None:
         self._stats.reset()
 

@@ -5,6 +5,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 
 DEFAULT_ACCOUNTS = {"Administrator": "servicemode"}
@@ -18,6 +19,7 @@ class Sessions:
         self._lock = threading.Lock()
         self._accounts = dict(DEFAULT_ACCOUNTS, **(accounts or {}))
         self._suids: dict[int, tuple[str, float]] = {}
+        self.issued: deque[int] = deque(maxlen=10_000)  # SUIDs handed out, for secret-leak tests
 
     def add_account(self, login: str, password: str) -> None:
         with self._lock:
@@ -35,6 +37,7 @@ class Sessions:
         suid = 10**17 + secrets.randbelow(9 * 10**17)  # always 18 digits, fits numeric(18,0)
         with self._lock:
             self._suids[suid] = (str(login), time.monotonic() + self.lifetime)
+            self.issued.append(suid)
         return suid
 
     def resolve(self, suid: int) -> str | None:

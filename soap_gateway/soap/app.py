@@ -45,6 +45,10 @@ logging.getLogger("spyne.application.server").setLevel(logging.CRITICAL)
 # With _wsdl_part_name Spyne's response wrapper is a "customized class" and it
 # warns on every response it builds; the wrapper is correct, the warning is noise.
 logging.getLogger("spyne.model.complex").setLevel(logging.ERROR)
+# Spyne's DEBUG records print whole request and response documents (passwords
+# included): a filter, not a level, so turning every logger up cannot bring them back.
+for _name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "spyne"]:
+    logging.getLogger(_name).addFilter(lambda record: record.levelno >= logging.WARNING)
 
 
 class GatewaySoap11(Soap11):
