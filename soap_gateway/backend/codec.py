@@ -199,7 +199,8 @@ def _billing_error(proc_name: str, message: str, patterns: Sequence[re.Pattern[s
 
 
 def _local(tag: Any) -> str:
-    return etree.QName(tag).localname.lower() if isinstance(tag, str) else ""
+    # Not etree.QName: libxml2 passes names like ":row" through, and QName refuses them.
+    return tag.rpartition("}")[2].lower() if isinstance(tag, str) else ""
 
 
 def _read_head(stream: IO[bytes], size: int) -> bytes:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from lxml import etree
+from spyne import Fault
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
@@ -59,6 +60,14 @@ class GatewaySoap11(Soap11):
         if self.validator is self.SCHEMA_VALIDATION:
             # Spyne binds its own validator per instance here; ours replaces it.
             self.validate_document = self._validate_schema
+
+    def create_in_document(self, ctx: Any, charset: Any = None) -> None:
+        try:
+            super().create_in_document(ctx, charset)
+        except (UnicodeError, LookupError):
+            # Spyne decodes the body itself and lets these escape as a bare 500.
+            raise Fault("Client.XMLSyntaxError", "[XML_SYNTAX_ERROR] the body is not text in the declared "
+                                                 "encoding (or the encoding is unknown)") from None
 
     def base_from_element(self, ctx: Any, cls: Any, element: Any) -> Any:
         try:

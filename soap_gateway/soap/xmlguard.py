@@ -21,11 +21,14 @@ class Refusal(NamedTuple):
     message: str
 
 
+EMPTY = Refusal("Client.XMLSyntaxError", "XML_SYNTAX_ERROR", "the request body is empty")
 DTD = Refusal("Client.DTDNotAllowed", "DTD_NOT_ALLOWED", "a SOAP message must not contain a document type declaration")
 
 
 def prescan(body: bytes, max_depth: int, max_elements: int) -> Refusal | None:
     """None when the body keeps within the limits, else why it does not."""
+    if not body.strip():
+        return EMPTY
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         return DTD
     depth = count = 0
