@@ -221,3 +221,25 @@ def test_serve_refuses_to_start_without_an_auth_decision(billing_settings: Any, 
     config.write_text(f'[billing]\nurl = "{billing_settings.url}"\n', encoding="utf-8")
     assert main(["serve", "--config", str(config)]) == 2
     assert "auth.mode is not set" in capsys.readouterr().err
+
+
+# -- billing replies -------------------------------------------------------------------------------
+
+def test_a_100000_deep_billing_reply_is_malformed_not_a_crash() -> None:
+    from soap_gateway.backend import codec
+    from soap_gateway.catalogue import WireFormat, load_catalogue
+    from soap_gateway.errors import MalformedReply
+
+    body = b"<result>" + b"<row>" * 100_000 + b"</row>" * 100_000 + b"</result>"
+    started = time.monotonic()
+    with pytest.raises(MalformedReply):
+        codec.decode_reply(load_catalogue()["CLN_HOME_LIST"], body, http_charset=None, fmt=WireFormat())
+    assert time.monotonic() - started < SECONDS
+
+
+def test_a_billing_reply_over_the_size_limit_is_refused_while_streaming(make_client: Any) -> None:
+    from soap_gateway.errors import MalformedReply
+
+    assert make_client().call("CLN_USR_GET", {"SELECT_ID": 101})[0]["NAME"]
+    with pytest.raises(MalformedReply, match="max_reply_bytes"):
+        make_client(max_reply_bytes=1000).call("CLN_USR_GET", {"SELECT_ID": 101})
