@@ -106,7 +106,7 @@ def test_serve_runs_gunicorn_workers_that_answer(billing_settings: Any, tmp_path
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = tmp_path / "gateway.toml"
-    config.write_text("[server]\nworkers = 2\nthreads = 2\n", encoding="utf-8")
+    config.write_text("[server]\nworkers = 2\nthreads = 2\n[auth]\nmode = \"none\"\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT), **_env(billing_settings),
            "SOAP_GATEWAY_LISTEN": f"127.0.0.1:{port}", "SOAP_GATEWAY_PUBLIC_URL": "https://gw.isp.example/soap"}
     process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],

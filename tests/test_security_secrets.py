@@ -20,11 +20,12 @@ import requests
 import zeep
 from lxml import etree
 
-from conftest import CASHIER_PFX_PASSWORD
 from securing import auth_from_toml, post, secured_gateway, soap_client
+from soap_gateway.certs import create_client_pfx
 from soap_gateway.security.passwords import hash_password
 
 SERVICE = ("api-svc", "Bill1ng-Secr3t-PW")
+PFX_PASSWORD = "Pfx7Leak7Secret"  # latin letters and digits, as the billing makes them
 CASHIER = ("kassir9", "Kassir9-Secret-PW")
 GATEWAY_USER = ("integrator", "Gw-User-Secret9")
 WRONG_GUESS = "Wrong-Guess-Secret"
@@ -59,7 +60,7 @@ class _Recorder(zeep.Plugin):
         return envelope, http_headers
 
 
-def _scenario(gateway_settings: Any, emulator: Any, tmp_path: Any, seen: list[str]) -> list[str]:
+def _scenario(gateway_settings: Any, pki: Any, emulator: Any, tmp_path: Any, seen: list[str]) -> list[str]:
     """Drive every path that touches a secret; returns the texts that must stay clean."""
     auth = auth_from_toml(tmp_path, f"""
 [auth]
@@ -69,8 +70,9 @@ password_hash = "{hash_password(GATEWAY_USER[1])}"
 roles = ["admin"]
 """)
     billing = dataclasses.replace(gateway_settings.billing, login=SERVICE[0], password=SERVICE[1],
-                                  cert=gateway_settings.billing.cert.replace("cashier1", "cashier2"),
-                                  cert_password=CASHIER_PFX_PASSWORD, read_retries=1)
+                                  cert=str(create_client_pfx(pki.ca_cert, pki.ca_key, "leakcheck", tmp_path,
+                                                             password=PFX_PASSWORD)),
+                                  cert_password=PFX_PASSWORD, read_retries=1)
     settings = dataclasses.replace(gateway_settings, billing=billing)
     recorder = _Recorder(seen)
     faults: list[str] = []
@@ -128,7 +130,7 @@ roles = ["admin"]
     return [str(login.SUID)] if login is not None else []
 
 
-def test_no_secret_appears_in_logs_faults_or_replies(gateway_settings: Any, emulator: Any, tmp_path: Any,
+def test_no_secret_appears_in_logs_faults_or_replies(gateway_settings: Any, pki: Any, emulator: Any, tmp_path: Any,
                                                      caplog: pytest.LogCaptureFixture,
                                                      capfd: pytest.CaptureFixture[str]) -> None:
     emulator.add_account(*SERVICE)
@@ -136,13 +138,13 @@ def test_no_secret_appears_in_logs_faults_or_replies(gateway_settings: Any, emul
     _all_loggers_at_debug(caplog)
     issued_before = set(emulator.issued_suids())
     replies: list[str] = []
-    own_suids = _scenario(gateway_settings, emulator, tmp_path, replies)
+    own_suids = _scenario(gateway_settings, pki, emulator, tmp_path, replies)
 
     suids = [str(s) for s in set(emulator.issued_suids()) - issued_before]
     assert len(suids) >= 4  # service account (twice: expiry), the cashier via SOAP and via pass-through
     subscriber = {name: emulator.user(uid)[name] for uid in (101, 104) for name in ("PSW", "GEN_PWD", "AD_PASS")
                   if emulator.user(uid)[name]}
-    secrets = {"billing password": SERVICE[1], "pfx password": CASHIER_PFX_PASSWORD,
+    secrets = {"billing password": SERVICE[1], "pfx password": PFX_PASSWORD,
                "gateway password": GATEWAY_USER[1], "wrong guess": WRONG_GUESS, "cashier password": CASHIER[1],
                "overlong switch password": TOO_LONG_PASSWORD, "seeded switch password": "Ssh-Tv12-secret",
                **{f"switch {k}": v for k, v in SWITCH_PASSWORDS.items()},

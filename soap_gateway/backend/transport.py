@@ -29,21 +29,7 @@ _URL_IN_MESSAGE = re.compile(r"url: \S+")
 
 
 class _NoQueryStrings(logging.Filter):
-    """urllib3 logs request URLs (at DEBUG); ours carry the SUID or the password: drop the query."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                a.partition("?")[0] + "?<redacted>" if isinstance(a, str) and "?" in a else a for a in record.args)
-        return True
-
-
-for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager"):
-    logging.getLogger(_name).addFilter(_NoQueryStrings())
-
-
-class _NoQueryStrings(logging.Filter):
-    """Cuts the query (the SUID, a one-step password, switch passwords) off URLs that urllib3 logs.
+    """urllib3 logs request URLs (at DEBUG); ours carry the SUID, a one-step password or switch passwords.
 
     A filter rather than a log level: it holds even when someone turns
     every logger up to DEBUG to chase a problem.
@@ -62,7 +48,7 @@ def _cut(value: Any) -> Any:
     if isinstance(value, (int, float)) or value is None:
         return value
     text = str(value)  # an exception's text may quote the URL too
-    return text.split("?", 1)[0] + "?…" if "?" in text else value
+    return text.partition("?")[0] + "?<redacted>" if "?" in text else value
 
 
 for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.connection", "urllib3.response",
