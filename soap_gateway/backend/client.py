@@ -23,6 +23,7 @@ from ..catalogue import Catalogue, Procedure, WireFormat, load_catalogue
 from ..config import BillingSettings
 from ..errors import (AuthenticationFailed, BillingError, BillingUnavailable, InvalidArgument,
                       MalformedReply, OutcomeUnknown, SessionExpired)
+from ..ops import metrics
 from . import codec
 from .session import SessionManager
 from .transport import Transport
@@ -100,9 +101,12 @@ class BillingClient:
         try:
             rows = self.call(LOGIN_PROCEDURE, args)
         except InvalidArgument:
+            metrics.count_login(ok=False)
             raise AuthenticationFailed(login=credentials.login, billing_message="login or password too long") from None
         except BillingError as exc:
+            metrics.count_login(ok=False)
             raise AuthenticationFailed(login=credentials.login, billing_message=exc.billing_message) from None
+        metrics.count_login(ok=True)
         suid = rows[0].get("SUID") if rows else None
         if suid is None:
             raise MalformedReply(detail="the login reply carries no SUID")
@@ -128,6 +132,7 @@ class BillingClient:
         try:
             return self._send(proc, codec.build_query(proc.name, positional, suid=suid))
         except SessionExpired:
+            metrics.count_relogin()
             fresh = manager.renew(suid)
             if proc.writes:
                 raise  # the billing refused it; the caller decides whether to repeat a write
@@ -166,5 +171,8 @@ class BillingClient:
             outcome = type(exc).__name__
             raise
         finally:
-            log.info("billing call %s outcome=%s duration_ms=%.1f", proc.name, outcome,
-                     (time.perf_counter() - started) * 1000)
+            # Never the URL or the query: they carry the SUID (or, one-step, the password).
+            seconds = time.perf_counter() - started
+            metrics.observe_billing_call(proc.name, outcome, seconds)
+            log.info("billing call %s outcome=%s duration_ms=%.1f", proc.name, outcome, seconds * 1000,
+                     extra={"procedure": proc.name, "outcome": outcome, "duration_ms": round(seconds * 1000, 1)})
