@@ -1,12 +1,17 @@
 """The gunicorn entry point: ``gunicorn soap_gateway.wsgi:application``.
 
 Reads the file named by SOAP_GATEWAY_CONFIG (if any) and the SOAP_GATEWAY_*
-variables.
+variables, refuses to start on settings it cannot serve with, and logs in the
+configured format.
 """
 
 import os
 
-from .config import Settings
+from .config import Settings, check_runtime
+from .ops.logs import configure_logging
 from .soap import create_app
 
-application = create_app(Settings.load(os.environ.get("SOAP_GATEWAY_CONFIG") or None))
+settings = Settings.load(os.environ.get("SOAP_GATEWAY_CONFIG") or None)
+check_runtime(settings)
+configure_logging(settings.server.log_format)
+application = create_app(settings)

@@ -10,13 +10,11 @@ fault codes and error class names only: never a caller's value, never a secret.
 from __future__ import annotations
 
 import os
-import shutil
-from pathlib import Path
 
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest, multiprocess)
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from .multiproc import MULTIPROC_ENV
 # Up to the billing's read timeout (30 s by default) and a little past it.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 CIRCUIT_STATES = ("closed", "half-open", "open")
@@ -68,18 +66,3 @@ def exposition() -> tuple[str, bytes]:
         multiprocess.MultiProcessCollector(registry)
         return CONTENT_TYPE_LATEST, generate_latest(registry)
     return CONTENT_TYPE_LATEST, generate_latest(REGISTRY)
-
-
-def prepare_multiprocess_dir(path: str | Path) -> Path:
-    """Create the samples directory empty; stale files of an earlier run would be summed in."""
-    directory = Path(path)
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True, mode=0o700)
-    return directory
-
-
-def worker_exited(pid: int) -> None:
-    """gunicorn child_exit hook: drop the dead worker's live gauges (in-flight, circuit state)."""
-    if os.environ.get(MULTIPROC_ENV):
-        multiprocess.mark_process_dead(pid)
