@@ -48,6 +48,9 @@ class BillingSettings:
     read_retries: int = 2
     catalogue_files: tuple[str, ...] = ()
     arg_counts: Mapping[str, int] = field(default_factory=dict)
+    # Procedures outside the catalogue that the generic EXECUTE operation may run;
+    # empty (the default): there is no EXECUTE operation at all.
+    execute_procedures: tuple[str, ...] = ()
 
     @property
     def host(self) -> str:
@@ -216,6 +219,9 @@ def _check(settings: Settings) -> None:
         except re.error as exc:
             raise ConfigurationError(
                 f"billing.session_expired_patterns: {pattern!r} is not a regular expression ({exc})") from None
+    for name in billing.execute_procedures:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ConfigurationError(f"billing.execute_procedures: {name!r} is not a procedure name")
     for name in ("connect_timeout", "read_timeout"):
         if getattr(billing, name) <= 0:
             raise ConfigurationError(f"billing.{name}: must be a positive number of seconds")

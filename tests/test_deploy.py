@@ -23,7 +23,6 @@ import zeep
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, pkcs12
 from lxml import etree
 
-from conftest import require_tool
 from soap_gateway.certs import create_server_cert
 
 ROOT = Path(__file__).parent.parent
@@ -214,8 +213,7 @@ def site_config(values: dict[str, Any], require_client_cert: bool) -> str:
     return text
 
 
-def start_nginx(workdir: Path, site: str, port: int) -> subprocess.Popen[bytes]:
-    nginx = require_tool("nginx")
+def start_nginx(nginx: str, workdir: Path, site: str, port: int) -> subprocess.Popen[bytes]:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "site.conf").write_text(site, encoding="utf-8")
     temp = "\n".join(f"    {kind}_temp_path {workdir / kind};" for kind in ("client_body", "proxy", "fastcgi",
@@ -260,11 +258,17 @@ def tls(pki: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def nginx(gunicorn: Gunicorn, tls: dict[str, Path], pki: Any,
+def nginx_binary(tool: Any) -> str:
+    return tool("nginx")
+
+
+@pytest.fixture(scope="module")
+def nginx(nginx_binary: str, gunicorn: Gunicorn, tls: dict[str, Path], pki: Any,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     values = {"port": gunicorn.nginx_port, "upstream": gunicorn.url.rpartition(":")[2], "cert": tls["cert"],
               "key": tls["key"], "client_ca": pki.ca_cert}
-    process = start_nginx(tmp_path_factory.mktemp("nginx"), site_config(values, False), gunicorn.nginx_port)
+    process = start_nginx(nginx_binary, tmp_path_factory.mktemp("nginx"), site_config(values, False),
+                          gunicorn.nginx_port)
     yield f"https://127.0.0.1:{gunicorn.nginx_port}"
     stop(process)
 
@@ -298,12 +302,12 @@ def test_correlation_id_passes_through_nginx(nginx: str, pki: Any) -> None:
     assert response.status_code == 200 and response.headers["X-Correlation-ID"] == "through-nginx-1"
 
 
-def test_nginx_can_require_client_certificates(gunicorn: Gunicorn, tls: dict[str, Path], pki: Any,
-                                               tmp_path: Path) -> None:
+def test_nginx_can_require_client_certificates(nginx_binary: str, gunicorn: Gunicorn, tls: dict[str, Path],
+                                               pki: Any, tmp_path: Path) -> None:
     port = free_port()
     values = {"port": port, "upstream": gunicorn.url.rpartition(":")[2], "cert": tls["cert"], "key": tls["key"],
               "client_ca": pki.ca_cert}
-    process = start_nginx(tmp_path / "nginx-mtls", site_config(values, True), port)
+    process = start_nginx(nginx_binary, tmp_path / "nginx-mtls", site_config(values, True), port)
     try:
         session = https_session(pki.ca_cert)
         url = f"https://127.0.0.1:{port}/soap?wsdl"
@@ -317,25 +321,28 @@ def test_nginx_can_require_client_certificates(gunicorn: Gunicorn, tls: dict[str
 # -- systemd ---------------------------------------------------------------------------------------
 
 @pytest.fixture
-def unit(tmp_path: Path) -> Path:
+def analyze(tool: Any) -> str:
+    return tool("systemd-analyze")
+
+
+@pytest.fixture
+def unit(tmp_path: Path, tool: Any) -> Path:
     """The unit with ExecStart pointing at this machine's gunicorn (verify checks that it exists)."""
     text = (DEPLOY / "soap-gateway.service").read_text(encoding="utf-8")
     example = "/opt/soap-gateway/venv/bin/gunicorn"
     assert example in text
     gunicorn = Path(sys.executable).parent / "gunicorn"
     path = tmp_path / "soap-gateway.service"
-    path.write_text(text.replace(example, str(gunicorn if gunicorn.exists() else require_tool("gunicorn"))))
+    path.write_text(text.replace(example, str(gunicorn if gunicorn.exists() else tool("gunicorn"))))
     return path
 
 
-def test_systemd_unit_verifies(unit: Path) -> None:
-    analyze = require_tool("systemd-analyze")
+def test_systemd_unit_verifies(analyze: str, unit: Path) -> None:
     done = subprocess.run([analyze, "verify", "--man=no", str(unit)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and not done.stderr.strip() and not done.stdout.strip(), done.stderr
 
 
-def test_systemd_unit_is_hardened(unit: Path) -> None:
-    analyze = require_tool("systemd-analyze")
+def test_systemd_unit_is_hardened(analyze: str, unit: Path) -> None:
     text = unit.read_text()
     for directive in ("User=soap-gateway", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes",
                       "PrivateTmp=yes", "CapabilityBoundingSet=\n", "SystemCallFilter=@system-service"):

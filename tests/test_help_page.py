@@ -11,15 +11,18 @@ import pytest
 import requests
 from lxml import etree, html
 
-from conftest import require_tool
 
 NS = {"wsdl": "http://schemas.xmlsoap.org/wsdl/", "xs": "http://www.w3.org/2001/XMLSchema"}
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
-def chromium(url: str, tmp_path: Path, *args: str) -> str:
+@pytest.fixture(scope="module")
+def browser(tool: Any) -> str:
+    return tool("chromium")
+
+
+def chromium(browser: str, url: str, tmp_path: Path, *args: str) -> str:
     """Run Debian's chromium headless on ``url``; returns what it printed."""
-    browser = require_tool("chromium")
     command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                f"--user-data-dir={tmp_path / 'chromium-profile'}", *args, url]
@@ -36,8 +39,9 @@ def page(gateway_server: Any) -> bytes:
 
 
 @pytest.mark.parametrize("lang, heading", [("ru", "Операции"), ("en", "Operations")])
-def test_chromium_renders_every_operation(gateway_server: Any, tmp_path: Path, lang: str, heading: str) -> None:
-    dom = html.fromstring(chromium(f"{gateway_server.url}/?lang={lang}", tmp_path, "--dump-dom"))
+def test_chromium_renders_every_operation(gateway_server: Any, browser: str, tmp_path: Path, lang: str,
+                                         heading: str) -> None:
+    dom = html.fromstring(chromium(browser, f"{gateway_server.url}/?lang={lang}", tmp_path, "--dump-dom"))
     catalogue = gateway_server.app.gateway.catalogue
     listed = dom.xpath("//section[@data-operation]/@data-operation")
     assert sorted(listed) == sorted(catalogue) and len(catalogue) >= 11
@@ -51,10 +55,10 @@ def test_chromium_renders_every_operation(gateway_server: Any, tmp_path: Path, l
         assert section.xpath(".//pre[@class='sample']")
 
 
-def test_screenshot_artifact(gateway_server: Any, tmp_path: Path, artifacts: Path) -> None:
+def test_screenshot_artifact(gateway_server: Any, browser: str, tmp_path: Path, artifacts: Path) -> None:
     target = artifacts / "help-page.png"
     target.unlink(missing_ok=True)
-    chromium(f"{gateway_server.url}/", tmp_path, f"--screenshot={target}", "--window-size=1280,2400",
+    chromium(browser, f"{gateway_server.url}/", tmp_path, f"--screenshot={target}", "--window-size=1280,2400",
              "--hide-scrollbars")
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and target.stat().st_size > 20_000
 

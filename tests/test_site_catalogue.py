@@ -105,3 +105,51 @@ def test_site_procedure_on_the_help_page_and_in_the_metrics(site_server: Backgro
     metrics = requests.get(f"{site_server.url}/metrics", timeout=10).text
     assert f'soap_gateway_soap_requests_total{{operation="{PROC}",outcome="ok"}}' in metrics
     assert f'procedure="{PROC}"' in metrics
+
+
+# -- the generic EXECUTE, off by default -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def execute_server(gateway_settings: Settings) -> Iterator[BackgroundServer]:
+    server = BackgroundServer(None)
+    settings = gateway_settings.replace(
+        billing=dataclasses.replace(gateway_settings.billing, execute_procedures=(PROC,)),
+        server=dataclasses.replace(gateway_settings.server, listen=f"127.0.0.1:{server.port}"))
+    app = create_app(settings, Gateway(BillingClient.from_settings(settings.billing)))
+    server.set_app(app)
+    with server:
+        yield server
+    app.gateway.close()
+
+
+def test_no_execute_operation_by_default(gateway_server: Any) -> None:
+    assert b"EXECUTE" not in gateway_server.app.wsdl
+
+
+def test_execute_runs_a_listed_procedure(execute_server: BackgroundServer, site_emulator: Any) -> None:
+    client = site_client(execute_server)
+    (row,) = client.service.EXECUTE(PROCEDURE=PROC, ARGS={"ARG": ["101"]})
+    columns = {c.NAME.upper(): c.VALUE for c in row.COLUMNS.ExtraColumn}
+    assert columns["CONTRACT_NUMBER"] == "Д-2024/001" and columns["ID"] == "101"
+    metrics = requests.get(f"{execute_server.url}/metrics", timeout=10).text
+    assert 'soap_gateway_soap_requests_total{operation="EXECUTE",outcome="ok"}' in metrics
+
+
+def test_execute_refuses_what_the_config_does_not_list(execute_server: BackgroundServer,
+                                                       site_emulator: Any) -> None:
+    site_emulator.reset_stats()
+    with pytest.raises(zeep.exceptions.Fault) as caught:
+        site_client(execute_server).service.EXECUTE(PROCEDURE="CLN_USR_USLUGA_EDIT", ARGS={"ARG": ["1"]})
+    assert caught.value.code.endswith("Client.PermissionDenied")
+    assert not [r for r in site_emulator.requests() if r.proc == "CLN_USR_USLUGA_EDIT"]  # never sent
+
+
+def test_execute_cannot_shadow_a_catalogue_operation(gateway_settings: Settings) -> None:
+    from soap_gateway.errors import ConfigurationError
+
+    settings = gateway_settings.replace(
+        billing=dataclasses.replace(gateway_settings.billing, execute_procedures=("CLN_FIN_OPER_ADD",)))
+    gateway = Gateway(BillingClient.from_settings(settings.billing))
+    with pytest.raises(ConfigurationError, match="execute_procedures: CLN_FIN_OPER_ADD is in the catalogue"):
+        create_app(settings, gateway)
+    gateway.close()

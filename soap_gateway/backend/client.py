@@ -81,7 +81,11 @@ class BillingClient:
     def call(self, name: str, args: Mapping[str, Any] | None = None, *,
              credentials: Credentials | None = None, suid: str | None = None) -> list[codec.Row]:
         """Run one procedure; ``suid`` uses a caller's own billing session as is."""
-        proc = self.procedure(name)
+        return self.call_procedure(self.procedure(name), args, credentials=credentials, suid=suid)
+
+    def call_procedure(self, proc: Procedure, args: Mapping[str, Any] | None = None, *,
+                       credentials: Credentials | None = None, suid: str | None = None) -> list[codec.Row]:
+        """Run a procedure described outside the catalogue (the generic EXECUTE)."""
         clean = codec.validate_args(proc, args or {})
         positional = codec.encode_args(proc, clean, self.wire)
         if not proc.session:

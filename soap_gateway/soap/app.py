@@ -21,9 +21,11 @@ from spyne.server.wsgi import WsgiApplication
 from ..catalogue import Catalogue, load_catalogue
 from ..config import Settings
 from ..core import Gateway
+from ..execute import Executor
 from ..ops import endpoints, metrics
 from ..ops.observe import correlation_id_from, soap_request
 from .faults import GatewayApplication, fault_envelope, schema_fault
+from .execute import execute_operation
 from .models import TNS
 from .services import build_service
 
@@ -82,7 +84,11 @@ class CallContext:
 
 def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: Settings) -> GatewayApplication:
     zone = ZoneInfo(settings.billing.timezone) if settings.server.datetime_output == "offset" else None
-    service = build_service(catalogue, gateway, zone)  # type: ignore[arg-type]
+    extra = None
+    if settings.billing.execute_procedures:  # off by default: no EXECUTE in the WSDL
+        client: Any = gateway.client if gateway is not None else None
+        extra = execute_operation(Executor(client, settings.billing.execute_procedures, catalogue))
+    service = build_service(catalogue, gateway, zone, extra)  # type: ignore[arg-type]
     app = GatewayApplication([service], tns=TNS, name=APP_NAME,
                              in_protocol=GatewaySoap11(validator="lxml"), out_protocol=Soap11())
     app.event_manager.add_listener("method_call", _attach_call_context)
