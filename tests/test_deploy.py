@@ -10,7 +10,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -352,3 +351,27 @@ def test_systemd_unit_is_hardened(analyze: str, unit: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
     (level,) = re.findall(r"Overall exposure level for \S+: ([0-9.]+) (\w+)", done.stdout)
     assert float(level[0]) <= 2.0 and level[1] == "OK", level  # systemd's scale: 0 safest, 10 exposed
+
+
+def test_soap_gateway_serve_runs_gunicorn_with_shared_metrics(billing_settings: Any, tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "gateway.toml"
+    config.write_text("[server]\nworkers = 2\nthreads = 2\n", encoding="utf-8")
+    env = gateway_environment(billing_settings, tmp_path, f"127.0.0.1:{port}", config)
+    del env["PROMETHEUS_MULTIPROC_DIR"]  # serve makes its own
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
+                                   env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(port, process, log, "/healthz")
+        url = f"http://127.0.0.1:{port}"
+        wsdl = requests.get(f"{url}/soap?wsdl", timeout=10)
+        assert wsdl.status_code == 200 and f'location="{url}/soap"'.encode() in wsdl.content
+        ok = 'soap_gateway_soap_requests_total{operation="CLN_USR_GET",outcome="ok"}'
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            assert set(pool.map(lambda i: post(f"{url}/soap", 101).status_code, range(12))) == {200}
+        assert {sample(scrape(url), ok) for _ in range(4)} == {12.0}
+    finally:
+        stop(process)
+    assert "Booting worker" in log.read_text()
