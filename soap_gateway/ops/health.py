@@ -54,27 +54,25 @@ class Readiness:
             pool.shutdown(wait=False)  # a hung check finishes on its own, within the billing timeouts
         return all(r.state == "ok" for r in results), results
 
-    def _collect(self, name: str, future: concurrent.futures.Future[tuple[float, str]],
+    def _collect(self, name: str, future: concurrent.futures.Future[tuple[float, str, Exception | None]],
                  started: float) -> Result:
         remaining = max(0.0, self.timeout - (time.perf_counter() - started))
         try:
-            seconds, detail = future.result(timeout=remaining)
+            seconds, detail, error = future.result(timeout=remaining)
         except concurrent.futures.TimeoutError:
             return Result(name, "timeout", self.timeout * 1000, f"no answer within {self.timeout:g} s")
-        except Exception as exc:  # a failed check is a report, not an error of the probe
-            seconds = getattr(exc, "_elapsed", 0.0)
-            return Result(name, "failed", seconds * 1000, f"{type(exc).__name__}: {exc}")
+        if error is not None:  # a failed check is a report, not an error of the probe
+            return Result(name, "failed", seconds * 1000, f"{type(error).__name__}: {error}")
         return Result(name, "ok", seconds * 1000, detail)
 
 
-def _timed(check: Check) -> tuple[float, str]:
+def _timed(check: Check) -> tuple[float, str, Exception | None]:
     started = time.perf_counter()
     try:
-        detail = check()
+        detail, error = check() or "", None
     except Exception as exc:
-        exc._elapsed = time.perf_counter() - started  # type: ignore[attr-defined]
-        raise
-    return time.perf_counter() - started, detail or ""
+        detail, error = "", exc
+    return time.perf_counter() - started, detail, error
 
 
 def billing_checks(client: BillingClient) -> list[tuple[str, Check]]:

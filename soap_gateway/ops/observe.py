@@ -52,7 +52,8 @@ def soap_request(correlation_id: str) -> Iterator[RequestRecord]:
             metrics.IN_FLIGHT.dec()
             seconds = time.perf_counter() - started
             metrics.observe_soap(record.operation, record.outcome, seconds)
+            status = record.status.partition(" ")[0]
             log.info("soap %s caller=%s outcome=%s status=%s duration_ms=%.1f", record.operation, record.caller,
-                     record.outcome, record.status.split(" ")[0], seconds * 1000,
+                     record.outcome, status, seconds * 1000,
                      extra={"operation": record.operation, "caller": record.caller, "outcome": record.outcome,
-                            "status": record.status.split(" ")[0], "duration_ms": round(seconds * 1000, 1)})
+                            "status": status, "duration_ms": round(seconds * 1000, 1)})
