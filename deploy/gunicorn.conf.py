@@ -15,7 +15,7 @@ import sys
 # master inherit the variable and each write their samples there.
 from soap_gateway.ops import multiproc
 
-multiproc.prepare_dir()
+multiproc.ensure_dir()
 
 from soap_gateway.config import Settings, check_runtime  # noqa: E402  (after the variable is set)
 from soap_gateway.errors import ConfigurationError  # noqa: E402
@@ -72,6 +72,11 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Only the local reverse proxy may set X-Forwarded-*; the WSDL address never
 # comes from request headers anyway (server.public_url).
 forwarded_allow_ips = "127.0.0.1,::1"
+
+
+def on_starting(server):  # noqa: ANN001 - gunicorn hook signature
+    """Samples left by an earlier run would be added to this run's (not on HUP: workers keep counting)."""
+    multiproc.clear_stale()
 
 
 def child_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature

@@ -36,11 +36,12 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             "graceful_timeout": 30,
             "preload_app": False,
             "accesslog": None,  # the app logs one line per SOAP request itself
+            "on_starting": lambda server: multiproc.clear_stale(),
             "child_exit": lambda server, worker: multiproc.worker_exited(worker.pid),
         }
         for key, value in options.items():
             self.cfg.set(key, value)
-        multiproc.prepare_dir()  # before the workers fork: they inherit the variable
+        multiproc.ensure_dir()  # before the workers fork: they inherit the variable
 
     def load(self) -> Any:
         from .ops.logs import configure_logging

@@ -102,13 +102,19 @@ def gunicorn(billing_settings: Any, tmp_path_factory: pytest.TempPathFactory) ->
     config = workdir / "gateway.toml"
     config.write_text(f'[server]\npublic_url = "{public_url}"\nworkers = {WORKERS}\nthreads = 1\n'
                       'log_format = "json"\n[billing]\nread_timeout = 10.0\n', encoding="utf-8")
+    env = gateway_environment(billing_settings, workdir, f"127.0.0.1:{port}", config)
+    # samples an earlier run left behind: a restart must not add them to this run's
+    (workdir / "metrics").mkdir()
+    subprocess.run([sys.executable, "-c", "from soap_gateway.ops import metrics\n"
+                    "for _ in range(1000): metrics.observe_soap('CLN_USR_GET', 'ok', 0.1)"],
+                   env=env, check=True, timeout=60)
+    assert list((workdir / "metrics").glob("*.db"))
     log = workdir / "gunicorn.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(DEPLOY / "gunicorn.conf.py"),
              "soap_gateway.wsgi:application"],
-            env=gateway_environment(billing_settings, workdir, f"127.0.0.1:{port}", config),
-            stdout=sink, stderr=subprocess.STDOUT, cwd=workdir)
+            env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=workdir)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(port, process, log, "/healthz")
@@ -136,6 +142,11 @@ def test_gunicorn_serves_the_wsdl_with_the_public_address(gunicorn: Gunicorn) ->
     (address,) = etree.fromstring(response.content).xpath("//*[local-name()='address']/@location")
     assert address == gunicorn.public_url
     assert post(f"{gunicorn.url}/soap", 101).status_code == 200
+
+
+def test_samples_of_an_earlier_run_are_dropped(gunicorn: Gunicorn) -> None:
+    ok = 'soap_gateway_soap_requests_total{operation="CLN_USR_GET",outcome="ok"}'
+    assert sample(scrape(gunicorn.url), ok) < 1000
 
 
 def test_metrics_add_up_across_workers(gunicorn: Gunicorn, emulator: Any) -> None:

@@ -15,18 +15,25 @@ from pathlib import Path
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def prepare_dir() -> Path:
-    """In the master, before workers fork: PROMETHEUS_MULTIPROC_DIR (a fresh temporary one if unset), emptied.
+def ensure_dir() -> Path:
+    """In the master, before workers fork: PROMETHEUS_MULTIPROC_DIR, a fresh temporary one if unset.
 
-    Samples left by an earlier run would be added to this run's.  Only the
-    library's own ``*.db`` files are removed, whatever directory was named.
+    Runs again when gunicorn reloads its configuration (HUP); the variable is
+    set by then, so old and new workers share the directory.
     """
     directory = Path(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="soap-gateway-metrics-"))
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for stale in directory.glob("*.db"):
-        stale.unlink()
     os.environ[MULTIPROC_ENV] = str(directory)
     return directory
+
+
+def clear_stale() -> None:
+    """gunicorn ``on_starting`` hook (once per master, not on reload): drop samples of an earlier run.
+
+    Only the library's own ``*.db`` files are removed, whatever directory was named.
+    """
+    for stale in ensure_dir().glob("*.db"):
+        stale.unlink()
 
 
 def worker_exited(pid: int) -> None:
