@@ -7,12 +7,16 @@ processes.
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from .config import Settings, check_runtime
 from .ops import multiproc
+
+log = logging.getLogger("soap_gateway")
 
 
 class GatewayServer(BaseApplication):  # type: ignore[misc]
@@ -50,7 +54,9 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
         settings = Settings.load(self.config_path)
         check_runtime(settings)
         configure_logging(settings.server.log_format)
-        return create_app(settings)
+        app = create_app(settings)
+        log.info("worker %d ready, WSDL at %s?wsdl", os.getpid(), settings.server.wsdl_address)
+        return app
 
 
 def run_gunicorn(settings: Settings, config_path: str | None) -> int:

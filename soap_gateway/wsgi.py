@@ -5,6 +5,7 @@ variables, refuses to start on settings it cannot serve with, and logs in the
 configured format.
 """
 
+import logging
 import os
 
 from .config import Settings, check_runtime
@@ -15,3 +16,4 @@ settings = Settings.load(os.environ.get("SOAP_GATEWAY_CONFIG") or None)
 check_runtime(settings)
 configure_logging(settings.server.log_format)
 application = create_app(settings)
+logging.getLogger("soap_gateway").info("worker %d ready, WSDL at %s?wsdl", os.getpid(), settings.server.wsdl_address)

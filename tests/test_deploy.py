@@ -118,6 +118,10 @@ def gunicorn(billing_settings: Any, tmp_path_factory: pytest.TempPathFactory) ->
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(port, process, log, "/healthz")
+        deadline = time.monotonic() + 60  # every worker, not only the first, has built its app
+        while log.read_text().count('"worker ') < WORKERS:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
         yield Gunicorn(url, public_url, log, workdir / "metrics", nginx_port)
     finally:
         stop(process)
