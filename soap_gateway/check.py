@@ -6,10 +6,9 @@ import sys
 import time
 from typing import Any, Callable, TextIO
 
-from .config import Settings
+from .config import Settings, check_runtime
 from .errors import GatewayError
-
-HARMLESS_READ = ("CLN_HOME_LIST", {"P_ID": -1})
+from .ops.health import HARMLESS_READ
 
 
 def run_checks(config_path: str | None, out: TextIO = sys.stdout) -> int:
@@ -18,10 +17,8 @@ def run_checks(config_path: str | None, out: TextIO = sys.stdout) -> int:
 
     def settings() -> str:
         state["settings"] = Settings.load(config_path)
+        check_runtime(state["settings"])  # the same validation as serving
         billing = state["settings"].billing
-        missing = [name for name in ("url", "cert", "ca", "login", "password") if not getattr(billing, name)]
-        if missing:
-            raise GatewayError("not set: " + ", ".join(f"billing.{m}" for m in missing))
         return f"billing {billing.url}, expected certificate name {billing.expected_name}"
 
     def certificate() -> str:

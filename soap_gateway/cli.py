@@ -15,8 +15,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
+from .config import Settings, check_runtime
 from .errors import ConfigurationError
+from .ops.logs import configure_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         from .certs import main as certs_main
         return certs_main(argv[1:])
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("text", logging.INFO)
     try:
         return int(args.run(args) or 0)
     except ConfigurationError as exc:
@@ -73,14 +74,12 @@ def cmd_wsdl(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from .security.settings import require_auth_decision
     from .server import run_gunicorn
 
-    from .security.settings import require_auth_decision
-
     settings = Settings.load(args.config)
-    if not settings.billing.url:
-        raise ConfigurationError("billing.url is not set (SOAP_GATEWAY_BILLING_URL)")
     require_auth_decision(settings.auth)
+    check_runtime(settings)  # refuse here, in plain words, rather than in every worker
     return run_gunicorn(settings, args.config)
 
 
@@ -121,6 +120,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     emulator.start()
     server = BackgroundServer(None, "127.0.0.1", args.port)  # bound first: the WSDL names its port
     settings = Settings.load(None, environ=_demo_environment(emulator.port, pki, server.port))
+    configure_logging(settings.server.log_format)
     server.set_app(create_app(settings))
     with server:
         _print_demo(settings.server.wsdl_address, emulator.url, workdir)

@@ -52,6 +52,9 @@ class BillingSettings:
     max_reply_bytes: int = 64 << 20
     catalogue_files: tuple[str, ...] = ()
     arg_counts: Mapping[str, int] = field(default_factory=dict)
+    # Procedures outside the catalogue that the generic EXECUTE operation may run;
+    # empty (the default): there is no EXECUTE operation at all.
+    execute_procedures: tuple[str, ...] = ()
 
     @property
     def host(self) -> str:
@@ -229,6 +232,9 @@ def _check(settings: Settings) -> None:
         except re.error as exc:
             raise ConfigurationError(
                 f"billing.session_expired_patterns: {pattern!r} is not a regular expression ({exc})") from None
+    for name in billing.execute_procedures:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ConfigurationError(f"billing.execute_procedures: {name!r} is not a procedure name")
     for name in ("connect_timeout", "read_timeout"):
         if getattr(billing, name) <= 0:
             raise ConfigurationError(f"billing.{name}: must be a positive number of seconds")
@@ -239,3 +245,48 @@ def _check(settings: Settings) -> None:
         raise ConfigurationError(f"server.listen: {server.listen!r} is not host:port") from None
     if server.public_url and urlsplit(server.public_url).scheme not in ("http", "https"):
         raise ConfigurationError(f"server.public_url: {server.public_url!r} is not an http(s) URL")
+
+
+# What to do about a missing or unreadable file, per setting.
+_FILE_ADVICE = {
+    "cert": "download the cashier's <CN>.pfx from the billing (it keeps them in /var/lib/usrcert) and put it there,"
+            " or point billing.cert (SOAP_GATEWAY_BILLING_CERT) at it",
+    "ca": "save the CA (or the self-signed certificate) of the billing's HTTPS server as PEM there,"
+          " or point billing.ca (SOAP_GATEWAY_BILLING_CA) at it",
+    "catalogue_files": "create the site catalogue file or remove it from billing.catalogue_files",
+}
+
+
+def check_runtime(settings: Settings) -> None:
+    """What serving needs beyond well-formed settings: the values set, the files there and readable.
+
+    Apart from ``Settings.load`` so that offline commands (``soap-gateway wsdl``)
+    work on a machine without the certificate.  The journal's path is checked by
+    the journal feature, which owns that setting.
+    """
+    billing = settings.billing
+    required = ["url", "login", "password"]
+    if billing.url.startswith("https:"):
+        required[1:1] = ["cert", "ca"]
+    for name in required:
+        if not getattr(billing, name):
+            variable = next((v for v, key in ENVIRONMENT.items() if key == ("billing", name)), "")
+            raise ConfigurationError(f"billing.{name} is not set: set it in the [billing] section"
+                                     + (f" or in {variable}" if variable else ""))
+    files = [(name, getattr(billing, name)) for name in ("cert", "ca") if getattr(billing, name)]
+    files += [("catalogue_files", path) for path in billing.catalogue_files]
+    for name, path in files:
+        _check_file(f"billing.{name}", Path(path), _FILE_ADVICE[name])
+
+
+def _check_file(key: str, path: Path, advice: str) -> None:
+    if not path.exists():
+        raise ConfigurationError(f"{key}: {path} does not exist; {advice}")
+    if not path.is_file():
+        raise ConfigurationError(f"{key}: {path} is not a file; {advice}")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ConfigurationError(f"{key}: {path} cannot be read ({exc.strerror}); make it readable by the "
+                                 f"user the gateway runs as (e.g. chgrp soap-gateway and chmod 640)") from None

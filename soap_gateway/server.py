@@ -7,11 +7,16 @@ processes.
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from .config import Settings
+from .config import Settings, check_runtime
+from .ops import multiproc
+
+log = logging.getLogger("soap_gateway")
 
 
 class GatewayServer(BaseApplication):  # type: ignore[misc]
@@ -34,15 +39,24 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             "timeout": max(server.timeout, int(self.settings.billing.read_timeout) + 10),
             "graceful_timeout": 30,
             "preload_app": False,
-            "accesslog": None,
+            "accesslog": None,  # the app logs one line per SOAP request itself
+            "on_starting": lambda server: multiproc.clear_stale(),
+            "child_exit": lambda server, worker: multiproc.worker_exited(worker.pid),
         }
         for key, value in options.items():
             self.cfg.set(key, value)
+        multiproc.ensure_dir()  # before the workers fork: they inherit the variable
 
     def load(self) -> Any:
+        from .ops.logs import configure_logging
         from .soap import create_app
 
-        return create_app(Settings.load(self.config_path))
+        settings = Settings.load(self.config_path)
+        check_runtime(settings)
+        configure_logging(settings.server.log_format)
+        app = create_app(settings)
+        log.info("worker %d ready, WSDL at %s?wsdl", os.getpid(), settings.server.wsdl_address)
+        return app
 
 
 def run_gunicorn(settings: Settings, config_path: str | None) -> int:

@@ -137,3 +137,9 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is not installed; scripts/test.sh should have installed it")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+@pytest.fixture(scope="session")
+def tool() -> Any:
+    """``require_tool`` for test modules: they cannot import conftest by name (tests/emulator has its own)."""
+    return require_tool

@@ -23,6 +23,7 @@ from ..catalogue import Catalogue, Procedure, WireFormat, load_catalogue
 from ..config import BillingSettings
 from ..errors import (AuthenticationFailed, BillingError, BillingUnavailable, InvalidArgument,
                       MalformedReply, OutcomeUnknown, SessionExpired)
+from ..ops import metrics
 from . import codec
 from .session import SessionManager
 from .transport import Transport
@@ -80,7 +81,11 @@ class BillingClient:
     def call(self, name: str, args: Mapping[str, Any] | None = None, *,
              credentials: Credentials | None = None, suid: str | None = None) -> list[codec.Row]:
         """Run one procedure; ``suid`` uses a caller's own billing session as is."""
-        proc = self.procedure(name)
+        return self.call_procedure(self.procedure(name), args, credentials=credentials, suid=suid)
+
+    def call_procedure(self, proc: Procedure, args: Mapping[str, Any] | None = None, *,
+                       credentials: Credentials | None = None, suid: str | None = None) -> list[codec.Row]:
+        """Run a procedure described outside the catalogue (the generic EXECUTE)."""
         clean = codec.validate_args(proc, args or {})
         positional = codec.encode_args(proc, clean, self.wire)
         if not proc.session:
@@ -100,9 +105,12 @@ class BillingClient:
         try:
             rows = self.call(LOGIN_PROCEDURE, args)
         except InvalidArgument:
+            metrics.count_login(ok=False)
             raise AuthenticationFailed(login=credentials.login, billing_message="login or password too long") from None
         except BillingError as exc:
+            metrics.count_login(ok=False)
             raise AuthenticationFailed(login=credentials.login, billing_message=exc.billing_message) from None
+        metrics.count_login(ok=True)
         suid = rows[0].get("SUID") if rows else None
         if suid is None:
             raise MalformedReply(detail="the login reply carries no SUID")
@@ -139,6 +147,7 @@ class BillingClient:
         try:
             return self._send(proc, codec.build_query(proc.name, positional, suid=suid))
         except SessionExpired:
+            metrics.count_relogin()
             fresh = manager.renew(suid)
             if proc.writes:
                 raise  # the billing refused it; the caller decides whether to repeat a write
@@ -177,5 +186,8 @@ class BillingClient:
             outcome = type(exc).__name__
             raise
         finally:
-            log.info("billing call %s outcome=%s duration_ms=%.1f", proc.name, outcome,
-                     (time.perf_counter() - started) * 1000)
+            # Never the URL or the query: they carry the SUID (or, one-step, the password).
+            seconds = time.perf_counter() - started
+            metrics.observe_billing_call(proc.name, outcome, seconds)
+            log.info("billing call %s outcome=%s duration_ms=%.1f", proc.name, outcome, seconds * 1000,
+                     extra={"procedure": proc.name, "outcome": outcome, "duration_ms": round(seconds * 1000, 1)})

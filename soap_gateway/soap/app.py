@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
@@ -24,8 +23,12 @@ from spyne.server.wsgi import WsgiApplication
 from ..catalogue import Catalogue, load_catalogue
 from ..config import Settings
 from ..core import Gateway
+from ..execute import Executor
+from ..ops import endpoints, metrics
+from ..ops.observe import correlation_id_from, soap_request
 from .auth import CREDENTIALS, PRINCIPAL, AuthGuard
 from .faults import GatewayApplication, fault_envelope, schema_fault
+from .execute import execute_operation
 from .models import TNS
 from .services import build_service
 from .xmlguard import prescan
@@ -92,11 +95,17 @@ class CallContext:
     credentials: Any = None
     caller: str = "anonymous"
     principal: Any = None  # security.roles.Principal: what the caller's roles allow
+    operation: str = "-"  # set once Spyne has dispatched the request
+    outcome: str = "ok"  # or the faultcode answered
 
 
 def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: Settings) -> GatewayApplication:
     zone = ZoneInfo(settings.billing.timezone) if settings.server.datetime_output == "offset" else None
-    service = build_service(catalogue, gateway, zone)  # type: ignore[arg-type]
+    extra = None
+    if settings.billing.execute_procedures:  # off by default: no EXECUTE in the WSDL
+        client: Any = gateway.client if gateway is not None else None
+        extra = execute_operation(Executor(client, settings.billing.execute_procedures, catalogue))
+    service = build_service(catalogue, gateway, zone, extra)  # type: ignore[arg-type]
     app = GatewayApplication([service], tns=TNS, name=APP_NAME,
                              in_protocol=GatewaySoap11(validator="lxml"), out_protocol=Soap11())
     app.event_manager.add_listener("method_call", _attach_call_context)
@@ -105,6 +114,20 @@ def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: S
 
 def _attach_call_context(ctx: Any) -> None:
     ctx.udc = ctx.transport.req_env.get("soap_gateway.call")
+
+
+def _record_outcome(ctx: Any) -> None:
+    """After Spyne answered (fault or not): which operation it was and how it ended."""
+    call = ctx.transport.req_env.get("soap_gateway.call")
+    if call is None:
+        return
+    if ctx.descriptor is not None:
+        call.operation = ctx.descriptor.name
+    elif ctx.method_request_string in ctx.app.interface.service_method_map:  # refused before dispatch
+        call.operation = etree.QName(ctx.method_request_string).localname
+    # else: not one of our operations; what the caller sent is never a metric label
+    error = ctx.out_error or ctx.in_error
+    call.outcome = str(getattr(error, "faultcode", "Server")) if error is not None else "ok"
 
 
 def render_wsdl(spyne_wsgi: WsgiApplication, address: str) -> bytes:
@@ -128,7 +151,7 @@ def build_wsdl(settings: Settings, catalogue: Catalogue | None = None) -> bytes:
 
 
 class GatewayWSGI:
-    """Routes /soap, /soap?wsdl and /healthz; other endpoints plug in via ``routes``."""
+    """Routes /soap, /soap?wsdl and /healthz; /readyz, /metrics and / plug in via ``routes``."""
 
     def __init__(self, settings: Settings, gateway: Gateway) -> None:
         self.settings = settings
@@ -137,9 +160,12 @@ class GatewayWSGI:
                                      max_content_length=settings.server.max_body_bytes)
         self.wsdl = render_wsdl(self.spyne, settings.server.wsdl_address)
         self.guard = AuthGuard(settings.auth, gateway.catalogue, gateway)
+        self.spyne.event_manager.add_listener("wsgi_close", _record_outcome)
         self.routes: dict[str, Callable[[dict[str, Any]], tuple[str, list[tuple[str, str]], bytes]]] = {
             "/healthz": lambda environ: _json("200 OK", {"status": "ok"}),
         }
+        self.readiness = endpoints.install(self)
+        self._circuit_state = getattr(gateway.client, "circuit_state", None)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
@@ -162,31 +188,38 @@ class GatewayWSGI:
         return _respond(start_response, status, headers, body)
 
     def soap(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        correlation_id = environ.get("HTTP_X_CORRELATION_ID", "")[:64] or uuid.uuid4().hex
+        correlation_id = correlation_id_from(environ.get("HTTP_X_CORRELATION_ID"))
+        principal = environ.get(PRINCIPAL)
+        call = environ.setdefault("soap_gateway.call", CallContext(
+            correlation_id, credentials=environ.get(CREDENTIALS), principal=principal,
+            caller=principal.name if principal is not None else "anonymous"))
+        with soap_request(call.correlation_id) as record:
+            def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                record.status = status
+                return start_response(status, [*headers, ("X-Correlation-ID", call.correlation_id)], exc_info)
+            chunks = self._soap(environ, start, call)
+            record.operation, record.outcome, record.caller = call.operation, call.outcome, call.caller
+        if callable(self._circuit_state):
+            metrics.set_circuit_state(self._circuit_state())
+        return chunks
+
+    def _soap(self, environ: dict[str, Any], start_response: Callable[..., Any], call: CallContext) -> list[bytes]:
         body = _read_body(environ, self.settings.server.max_body_bytes)
         if body is None:
+            call.outcome = "Client.RequestTooLarge"
             return _fault(start_response, "413 Request Entity Too Large", "Client.RequestTooLarge",
                           "REQUEST_TOO_LARGE", f"the body exceeds {self.settings.server.max_body_bytes} bytes")
         refused = prescan(body, self.settings.server.max_depth, self.settings.server.max_elements)
         if refused is not None:
+            call.outcome = refused[0]
             return _fault(start_response, "500 Internal Server Error", *refused)
         environ = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
-        principal = environ.get(PRINCIPAL)
-        environ.setdefault("soap_gateway.call", CallContext(
-            correlation_id, credentials=environ.get(CREDENTIALS), principal=principal,
-            caller=principal.name if principal is not None else "anonymous"))
         try:
-            chunks = list(self.spyne(environ, _with_header(start_response, correlation_id)))
+            return list(self.spyne(environ, start_response))
         except Exception:
             log.exception("request escaped the SOAP stack")
+            call.outcome = "Server"
             return _fault(start_response, "500 Internal Server Error", "Server", "INTERNAL_ERROR", "internal error")
-        return chunks
-
-
-def _with_header(start_response: Callable[..., Any], correlation_id: str) -> Callable[..., Any]:
-    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        return start_response(status, [*headers, ("X-Correlation-ID", correlation_id)], exc_info)
-    return start
 
 
 def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:

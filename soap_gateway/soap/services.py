@@ -63,11 +63,13 @@ def _operation(proc: Procedure, gateway: Gateway, zone: dt.tzinfo | None) -> Any
     return rpc(*[argument_field(a) for a in params], **options)(operation)
 
 
-def build_service(catalogue: Catalogue, gateway: Gateway, zone: dt.tzinfo | None) -> type[Service]:
-    """The Service class with every catalogue procedure as an operation.
+def build_service(catalogue: Catalogue, gateway: Gateway, zone: dt.tzinfo | None,
+                  extra: dict[str, Any] | None = None) -> type[Service]:
+    """The Service class with every catalogue procedure as an operation (and ``extra`` methods).
 
     ``zone`` is None to publish the billing's wall-clock times without an
     offset, or the billing's zone to publish them with its offset.
     """
     methods = {name: _operation(proc, gateway, zone) for name, proc in catalogue.items()}
+    methods.update(extra or {})
     return type(SERVICE_NAME, (Service,), {"__service_name__": SERVICE_NAME, "__namespace__": TNS, **methods})

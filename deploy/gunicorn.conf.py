@@ -1,0 +1,84 @@
+"""gunicorn settings for soap-gateway.
+
+    gunicorn -c deploy/gunicorn.conf.py soap_gateway.wsgi:application
+
+Sizes come from the gateway's own configuration (SOAP_GATEWAY_CONFIG and the
+SOAP_GATEWAY_* variables), so the TOML file stays the one place to tune them;
+options given on gunicorn's command line still win over this file.
+"""
+
+import os
+import sys
+
+# Metrics: set PROMETHEUS_MULTIPROC_DIR *before* anything imports prometheus_client,
+# which picks its multiprocess mode on first import; the workers forked from this
+# master inherit the variable and each write their samples there.
+from soap_gateway.ops import multiproc
+
+multiproc.ensure_dir()
+
+from soap_gateway.config import Settings, check_runtime  # noqa: E402  (after the variable is set)
+from soap_gateway.errors import ConfigurationError  # noqa: E402
+
+try:
+    _settings = Settings.load(os.environ.get("SOAP_GATEWAY_CONFIG") or None)
+    check_runtime(_settings)  # refuse to start in plain words, not with a traceback per worker
+except ConfigurationError as exc:
+    sys.exit(f"soap-gateway: configuration error: {exc}")
+
+_host, _port = _settings.server.address
+bind = f"[{_host}]:{_port}" if ":" in _host else f"{_host}:{_port}"
+
+# Processes, about one per core: building and parsing SOAP envelopes is
+# CPU-bound Python (SOAP-INTEROP §1.7), so only processes add throughput.
+workers = _settings.server.workers
+
+# Threads per process: a request spends most of its time waiting for the
+# billing, and a waiting thread holds no GIL.  The billing connection pool
+# (billing.pool_size) should be at least this, or threads queue for a connection.
+threads = _settings.server.threads
+worker_class = "gthread" if threads > 1 else "sync"
+
+# A worker that has not reported for this long is killed.  It must be well
+# above the billing's read timeout, so a slow billing call ends with our
+# Server.BillingUnavailable fault rather than a killed worker and an empty reply.
+timeout = max(_settings.server.timeout, int(_settings.billing.read_timeout) + 10)
+
+# On SIGTERM (systemctl stop, a deploy) requests in flight get this long to
+# finish; a payment already sent to the billing should get its answer.
+graceful_timeout = int(_settings.billing.read_timeout) + 5
+
+# Behind nginx, which keeps upstream connections open for a few seconds.
+keepalive = 5
+
+# Each worker builds its own app after the fork: its own billing session
+# (SUID), TLS context and connection pool; nothing is shared between processes.
+preload_app = False
+
+# Recycle a worker now and then to bound slow memory growth; the jitter keeps
+# the workers from restarting at the same moment.
+max_requests = 20000
+max_requests_jitter = 2000
+
+# One line per SOAP request comes from the app itself (operation, caller,
+# outcome, duration, correlation id); the reverse proxy keeps the access log.
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+
+# The heartbeat file lives in memory (a disk-backed /tmp can stall it).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+# Only the local reverse proxy may set X-Forwarded-*; the WSDL address never
+# comes from request headers anyway (server.public_url).
+forwarded_allow_ips = "127.0.0.1,::1"
+
+
+def on_starting(server):  # noqa: ANN001 - gunicorn hook signature
+    """Samples left by an earlier run would be added to this run's (not on HUP: workers keep counting)."""
+    multiproc.clear_stale()
+
+
+def child_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
+    """Forget a dead worker's in-flight and circuit gauges."""
+    multiproc.worker_exited(worker.pid)

@@ -1,0 +1,48 @@
+"""The operator's and the integrator's GET endpoints: /readyz, /metrics and the help page at /."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from . import metrics
+from .health import Readiness, billing_checks
+from .helppage import HelpPage
+
+Response = tuple[str, list[tuple[str, str]], bytes]
+_NO_STORE = ("Cache-Control", "no-store")
+
+
+def install(app: Any) -> Readiness:
+    """Add the routes to a GatewayWSGI (``routes``, ``gateway``, ``wsdl``, ``settings``); returns its readiness."""
+    client = app.gateway.client
+    readiness = Readiness()
+    for name, check in billing_checks(client):
+        readiness.add(name, check)
+    page = HelpPage(app.gateway.catalogue, app.wsdl, app.settings.server.wsdl_address)
+    app.routes.update({
+        "/readyz": lambda environ: ready(readiness),
+        "/metrics": lambda environ: scrape(getattr(client, "circuit_state", None)),
+        "/": lambda environ: help_page(page, environ),
+    })
+    return readiness
+
+
+def ready(readiness: Readiness) -> Response:
+    ok, results = readiness.run()
+    body = json.dumps({"status": "ready" if ok else "not ready", "checks": [r.as_dict() for r in results]},
+                      ensure_ascii=False).encode("utf-8")
+    return ("200 OK" if ok else "503 Service Unavailable"), [("Content-Type", "application/json"), _NO_STORE], body
+
+
+def scrape(circuit_state: Callable[[], str] | None) -> Response:
+    if callable(circuit_state):
+        metrics.set_circuit_state(circuit_state())
+    content_type, body = metrics.exposition()
+    return "200 OK", [("Content-Type", content_type), _NO_STORE], body
+
+
+def help_page(page: HelpPage, environ: dict[str, Any]) -> Response:
+    lang = parse_qs(environ.get("QUERY_STRING", "")).get("lang", ["ru"])[0]
+    return "200 OK", [("Content-Type", "text/html; charset=utf-8")], page.render(lang)

@@ -1,0 +1,68 @@
+"""Prometheus metrics of the gateway and their exposition at /metrics.
+
+Under gunicorn every worker is its own process: with PROMETHEUS_MULTIPROC_DIR
+set (deploy/gunicorn.conf.py and ``soap-gateway serve`` set it before any
+worker starts) each worker writes its samples to files there and /metrics,
+whichever worker answers it, adds up all of them.  Labels are catalogue names,
+fault codes and error class names only: never a caller's value, never a secret.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
+                               generate_latest, multiprocess)
+
+from .multiproc import MULTIPROC_ENV
+# Up to the billing's read timeout (30 s by default) and a little past it.
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+CIRCUIT_STATES = ("closed", "half-open", "open")
+
+SOAP_REQUESTS = Counter("soap_gateway_soap_requests", "SOAP requests by operation and outcome (ok or faultcode)",
+                        ["operation", "outcome"])
+SOAP_DURATION = Histogram("soap_gateway_soap_request_duration_seconds", "Time to answer a SOAP request",
+                          ["operation"], buckets=_BUCKETS)
+IN_FLIGHT = Gauge("soap_gateway_soap_requests_in_flight", "SOAP requests being answered now",
+                  multiprocess_mode="livesum")
+BILLING_DURATION = Histogram("soap_gateway_billing_call_duration_seconds",
+                             "Billing api.php calls by procedure and outcome (ok or error class)",
+                             ["procedure", "outcome"], buckets=_BUCKETS)
+LOGINS = Counter("soap_gateway_billing_logins", "Logins to the billing (CLN_AUTH_LOGIN) by outcome", ["outcome"])
+RELOGINS = Counter("soap_gateway_billing_relogins", "Calls that found the billing session (SUID) expired and renewed it")
+# One series per state, 1 for the current one (prometheus_client's Enum has no multiprocess mode);
+# nothing is exported while the billing client has no circuit breaker.
+CIRCUIT = Gauge("soap_gateway_billing_circuit_state", "Circuit breaker toward the billing: 1 for its state "
+                "(any worker)", ["state"], multiprocess_mode="livemax")
+
+
+def observe_soap(operation: str, outcome: str, seconds: float) -> None:
+    SOAP_REQUESTS.labels(operation, outcome).inc()
+    SOAP_DURATION.labels(operation).observe(seconds)
+
+
+def observe_billing_call(procedure: str, outcome: str, seconds: float) -> None:
+    BILLING_DURATION.labels(procedure, outcome).observe(seconds)
+
+
+def count_login(ok: bool) -> None:
+    LOGINS.labels("ok" if ok else "failed").inc()
+
+
+def count_relogin() -> None:
+    RELOGINS.inc()
+
+
+def set_circuit_state(state: str) -> None:
+    current = str(state).lower().replace("_", "-")
+    for name in CIRCUIT_STATES:
+        CIRCUIT.labels(name).set(1 if name == current else 0)
+
+
+def exposition() -> tuple[str, bytes]:
+    """Content type and body for /metrics: every worker's samples when in multiprocess mode."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return CONTENT_TYPE_LATEST, generate_latest(registry)
+    return CONTENT_TYPE_LATEST, generate_latest(REGISTRY)
