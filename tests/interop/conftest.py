@@ -1,0 +1,71 @@
+"""Fixtures of the interop matrix: the gateway as consumers see it, and the matrix printed at the end.
+
+The gateway is the suite's session-wide ``gateway_server`` in front of the
+billing emulator over mutual TLS. The matrix (consumer × step) is printed in
+the terminal summary and written to tests/artifacts/interop-matrix.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from lxml import etree
+
+from .consumers import Target
+from .matrix import PROXY_STEP, Row, render
+
+SCENARIO = Path(__file__).parent / "scenario.json"
+MATRIX_FILE = Path(__file__).parent.parent / "artifacts" / "interop-matrix.md"
+ROWS = pytest.StashKey[list[Row]]()
+WSDL_SOAP = {"soap": "http://schemas.xmlsoap.org/wsdl/soap/"}
+
+
+@pytest.fixture(scope="session")
+def scenario() -> dict[str, Any]:
+    return json.loads(SCENARIO.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def interop_target(gateway_server: Any, scenario: dict[str, Any]) -> Target:
+    """The WSDL URL, its soap:address and the HTTP Basic credentials (env overrides the scenario)."""
+    user = os.environ.get("INTEROP_USER") or scenario["credentials"]["user"]
+    password = os.environ.get("INTEROP_PASSWORD") or scenario["credentials"]["password"] or ""
+    credentials = (user, password) if user else None
+    wsdl_url = f"{gateway_server.url}/soap?wsdl"
+    wsdl = requests.get(wsdl_url, auth=credentials, timeout=30)
+    wsdl.raise_for_status()
+    (endpoint,) = etree.fromstring(wsdl.content).xpath("//soap:address/@location", namespaces=WSDL_SOAP)
+    return Target(wsdl_url, endpoint, SCENARIO, credentials)
+
+
+@pytest.fixture(scope="session")
+def driver_env(interop_target: Target) -> dict[str, str]:
+    env = dict(os.environ, LC_ALL="C.UTF-8")  # Cyrillic on the drivers' stdout, whatever the locale
+    env.pop("INTEROP_USER", None)
+    env.pop("INTEROP_PASSWORD", None)
+    if interop_target.credentials:
+        env["INTEROP_USER"], env["INTEROP_PASSWORD"] = interop_target.credentials
+    return env
+
+
+@pytest.fixture(scope="session")
+def matrix_rows(request: pytest.FixtureRequest) -> list[Row]:
+    return request.config.stash.setdefault(ROWS, [])
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    rows = config.stash.get(ROWS, [])
+    if not rows:
+        return
+    steps = [PROXY_STEP] + [s["id"] for s in json.loads(SCENARIO.read_text(encoding="utf-8"))["steps"]]
+    text = render(rows, steps)
+    MATRIX_FILE.parent.mkdir(exist_ok=True)
+    MATRIX_FILE.write_text("# SOAP consumer interop matrix\n\n" + text, encoding="utf-8")
+    terminalreporter.write_sep("=", "SOAP consumer interop matrix")
+    terminalreporter.write(text)
+    terminalreporter.write_line(f"(also in {MATRIX_FILE})")

@@ -1,0 +1,40 @@
+"""Every SOAP consumer our users run goes through the same scenario against the running gateway.
+
+One test per consumer: build (generate and compile the proxy, once), check the
+generated proxy, run the driver, judge every step by scenario.json. The matrix
+of all of them is printed at the end of the run (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import pytest
+
+from .consumers import CONSUMERS, TIMEOUT, Consumer, Target
+from .matrix import PROXY_STEP, Cell, Row, judge
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.mark.parametrize("consumer", CONSUMERS, ids=[c.name for c in CONSUMERS])
+def test_consumer_runs_the_scenario(consumer: Consumer, interop_target: Target, driver_env: dict[str, str],
+                                    scenario: dict[str, Any], matrix_rows: list[Row], require_tool: Any,
+                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    for tool in consumer.tools:
+        require_tool(tool)
+    row = Row(consumer.name, consumer.version())
+    matrix_rows.append(row)
+    try:
+        built = consumer.build(interop_target, tmp_path_factory.mktemp(consumer.name))
+    except RuntimeError as exc:
+        row.cells[PROXY_STEP] = Cell(False, " ".join(str(exc).split())[:500])
+        raise
+    problems = built.proxy_problems
+    row.cells[PROXY_STEP] = Cell(None) if problems is None else Cell(not problems, "; ".join(problems))
+
+    done = subprocess.run(built.command, env=driver_env, capture_output=True, text=True, timeout=TIMEOUT)
+    judge(row, scenario["steps"], done.stdout, done.stderr, done.returncode)
+
+    assert not row.failures, "\n".join(f"{step}: {reason}" for step, reason in row.failures.items())
