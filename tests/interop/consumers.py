@@ -57,6 +57,15 @@ def run(command: list[str], cwd: Path | None = None) -> str:
     return done.stdout
 
 
+def compile_proxy(command: list[str], problems: list[str]) -> None:
+    """Compile the driver with its proxy; a failure names what the proxy check found first."""
+    try:
+        run(command)
+    except RuntimeError as exc:
+        errors = [line for line in str(exc).splitlines() if "error" in line][:3]
+        raise RuntimeError("; ".join([*problems[:5], "so the driver does not compile", *errors])) from None
+
+
 def _output(command: list[str]) -> str:
     try:
         return subprocess.run(command, capture_output=True, text=True, timeout=60).stdout.strip()
@@ -106,10 +115,10 @@ def _build_java(target: Target, work: Path) -> Built:
         command += ["-Xauthfile", str(authfile)]
     generated.mkdir()
     run([*command, target.wsdl_url])
-    sources = sorted(str(p) for p in (generated / "billing").glob("*.java"))
-    run(["javac", "-encoding", "UTF-8", "-nowarn", "-cp", ":".join(JAVA_CLASSPATH), "-d", str(classes),
-         *sources, str(HERE / "java" / "Driver.java")])
     problems = proxies.check_wsimport(generated / "billing", load_catalogue())
+    sources = sorted(str(p) for p in (generated / "billing").glob("*.java"))
+    compile_proxy(["javac", "-encoding", "UTF-8", "-nowarn", "-cp", ":".join(JAVA_CLASSPATH), "-d", str(classes),
+                   *sources, str(HERE / "java" / "Driver.java")], problems)
     return Built(["java", "-Dfile.encoding=UTF-8", "-cp", ":".join([*JAVA_CLASSPATH, str(classes)]), "Driver",
                   target.wsdl_url, str(target.scenario)], problems)
 
@@ -128,11 +137,11 @@ def _build_asmx(target: Target, work: Path) -> Built:
     if target.credentials:
         command += [f"-username:{target.credentials[0]}", f"-password:{target.credentials[1]}"]
     run([*command, target.wsdl_url])
-    source = (work / "Billing.cs").read_text(encoding="utf-8")
-    run(["mcs", "-nologo", "-warn:0", f"-out:{work / 'driver.exe'}", "-r:System.Web.Services",
-         "-r:System.Web.Extensions", "-r:System.Xml", str(work / "Billing.cs"), str(HERE / "mono_asmx" / "Program.cs")])
-    return Built(["mono", str(work / "driver.exe"), str(target.scenario)],
-                 proxies.check_wsdl_exe(source, load_catalogue()))
+    problems = proxies.check_wsdl_exe((work / "Billing.cs").read_text(encoding="utf-8"), load_catalogue())
+    compile_proxy(["mcs", "-nologo", "-warn:0", f"-out:{work / 'driver.exe'}", "-r:System.Web.Services",
+                   "-r:System.Web.Extensions", "-r:System.Xml", str(work / "Billing.cs"),
+                   str(HERE / "mono_asmx" / "Program.cs")], problems)
+    return Built(["mono", str(work / "driver.exe"), str(target.scenario)], problems)
 
 
 def _build_wcf(target: Target, work: Path) -> Built:
@@ -146,12 +155,11 @@ def _build_wcf(target: Target, work: Path) -> Built:
         copy.write_bytes(requests.get(wsdl, auth=target.credentials, timeout=30).content)
         wsdl = copy.as_uri()
     run(["svcutil", "--noLogo", "--noConfig", f"--out={work / 'BillingWcf.cs'}", wsdl], cwd=work)
-    source = (work / "BillingWcf.cs").read_text(encoding="utf-8")
-    run(["mcs", "-nologo", "-warn:0", f"-out:{work / 'driver.exe'}", "-r:System.ServiceModel",
-         "-r:System.Runtime.Serialization", "-r:System.Web.Extensions", "-r:System.Xml",
-         str(work / "BillingWcf.cs"), str(HERE / "mono_wcf" / "Program.cs")])
-    return Built(["mono", str(work / "driver.exe"), target.endpoint, str(target.scenario)],
-                 proxies.check_svcutil(source, load_catalogue()))
+    problems = proxies.check_svcutil((work / "BillingWcf.cs").read_text(encoding="utf-8"), load_catalogue())
+    compile_proxy(["mcs", "-nologo", "-warn:0", f"-out:{work / 'driver.exe'}", "-r:System.ServiceModel",
+                   "-r:System.Runtime.Serialization", "-r:System.Web.Extensions", "-r:System.Xml",
+                   str(work / "BillingWcf.cs"), str(HERE / "mono_wcf" / "Program.cs")], problems)
+    return Built(["mono", str(work / "driver.exe"), target.endpoint, str(target.scenario)], problems)
 
 
 def _mono_version() -> str:

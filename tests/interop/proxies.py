@@ -104,7 +104,10 @@ WCF = {**CSHARP, "date": "string"}
 def check_svcutil(source: str, catalogue: Catalogue) -> list[str]:
     """Mono ``svcutil`` (WCF): the service contract interface and its data contracts."""
     found = ["CODEGEN fallback in the proxy"] if "CODEGEN" in source else []
-    interface = source[source.index("public interface BillingGateway"):]
+    start = source.find("public interface BillingGateway")
+    if start < 0:
+        return [*found, "no service contract BillingGateway in the proxy"]
+    interface = source[start:]
     for proc in catalogue.values():
         method = re.search(rf"[\w.]+ {proc.name}\((.*?)\);", interface, re.S)
         if method is None:
