@@ -10,10 +10,15 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   for pkg in $(grep -v '^#' scripts/system-packages.txt); do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
+  # Debian's nodejs comes without npm; builds that bundle npm conflict with Debian's npm package.
+  command -v npm >/dev/null || missing+=(npm)
   if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+fi
+if command -v npm >/dev/null; then
+  (cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error)  # node-soap for the interop matrix
 fi
 python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip

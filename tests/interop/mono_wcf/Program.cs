@@ -52,7 +52,7 @@ public class Driver
         var user = Environment.GetEnvironmentVariable("INTEROP_USER");
         if (!string.IsNullOrEmpty(user))
         {
-            binding.Security.Mode = BasicHttpSecurityMode.TransportCredentialOnly;  // Transport behind TLS
+            binding.Security.Mode = BasicHttpSecurityMode.TransportCredentialOnly;  // http; https: Transport
             binding.Security.Transport.ClientCredentialType = HttpClientCredentialType.Basic;
         }
         var client = new BillingGatewayClient(binding, new EndpointAddress(endpoint));
