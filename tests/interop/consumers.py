@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import requests
+
 from soap_gateway.catalogue import load_catalogue
 
 from . import proxies
@@ -148,9 +150,7 @@ def _build_wcf(target: Target, work: Path) -> Built:
     wsdl = target.wsdl_url
     if target.credentials:
         # Mono's svcutil takes no credentials: it reads a copy fetched with them (as a file:// URL,
-        # since it refuses paths that do not end in .dll/.exe/.xml metadata).
-        import requests
-
+        # since it refuses a path ending in .wsdl).
         copy = work / "billing.wsdl"
         copy.write_bytes(requests.get(wsdl, auth=target.credentials, timeout=30).content)
         wsdl = copy.as_uri()
