@@ -1,8 +1,9 @@
 """Fixtures of the interop matrix: the gateway as consumers see it, and the matrix printed at the end.
 
-The gateway is the suite's session-wide ``gateway_server`` in front of the
-billing emulator over mutual TLS. The matrix (consumer × step) is printed in
-the terminal summary and written to tests/artifacts/interop-matrix.md.
+The gateway runs in front of the suite's billing emulator (mutual TLS) and
+requires HTTP Basic, for the WSDL too, from the scenario's cashier. The matrix
+(consumer × step) is printed in the terminal summary and written to
+tests/artifacts/interop-matrix.md.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 import requests
 from lxml import etree
+from securing import auth_from_toml, secured_gateway
+
+from soap_gateway.security.passwords import hash_password
 
 from .consumers import Target
 from .matrix import PROXY_STEP, Row, render
@@ -31,12 +35,28 @@ def scenario() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def interop_target(gateway_server: Any, scenario: dict[str, Any]) -> Target:
-    """The WSDL URL, its soap:address and the HTTP Basic credentials (env overrides the scenario)."""
-    user = os.environ.get("INTEROP_USER") or scenario["credentials"]["user"]
-    password = os.environ.get("INTEROP_PASSWORD") or scenario["credentials"]["password"] or ""
-    credentials = (user, password) if user else None
-    wsdl_url = f"{gateway_server.url}/soap?wsdl"
+def interop_server(gateway_settings: Any, scenario: dict[str, Any],
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The gateway requiring HTTP Basic for calls and for ?wsdl, from the scenario's cashier."""
+    user, password = scenario["credentials"]["user"], scenario["credentials"]["password"]
+    auth = auth_from_toml(tmp_path_factory.mktemp("interop-auth"), f"""
+[auth]
+mode = "basic"
+wsdl_public = false
+[auth.users.{user}]
+password_hash = "{hash_password(password)}"
+roles = ["cashier"]
+""")
+    with secured_gateway(gateway_settings, auth) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def interop_target(interop_server: Any, scenario: dict[str, Any]) -> Target:
+    """The WSDL URL, its soap:address and the credentials, as every consumer is given them."""
+    credentials = (scenario["credentials"]["user"], scenario["credentials"]["password"])
+    wsdl_url = f"{interop_server.url}/soap?wsdl"
+    assert requests.get(wsdl_url, timeout=30).status_code == 401  # consumers really authenticate
     wsdl = requests.get(wsdl_url, auth=credentials, timeout=30)
     wsdl.raise_for_status()
     (endpoint,) = etree.fromstring(wsdl.content).xpath("//soap:address/@location", namespaces=WSDL_SOAP)
@@ -46,8 +66,6 @@ def interop_target(gateway_server: Any, scenario: dict[str, Any]) -> Target:
 @pytest.fixture(scope="session")
 def driver_env(interop_target: Target) -> dict[str, str]:
     env = dict(os.environ, LC_ALL="C.UTF-8")  # Cyrillic on the drivers' stdout, whatever the locale
-    env.pop("INTEROP_USER", None)
-    env.pop("INTEROP_PASSWORD", None)
     if interop_target.credentials:
         env["INTEROP_USER"], env["INTEROP_PASSWORD"] = interop_target.credentials
     return env

@@ -20,10 +20,10 @@ pytestmark = pytest.mark.interop
 
 @pytest.mark.parametrize("consumer", CONSUMERS, ids=[c.name for c in CONSUMERS])
 def test_consumer_runs_the_scenario(consumer: Consumer, interop_target: Target, driver_env: dict[str, str],
-                                    scenario: dict[str, Any], matrix_rows: list[Row], require_tool: Any,
+                                    scenario: dict[str, Any], matrix_rows: list[Row], tool: Any,
                                     tmp_path_factory: pytest.TempPathFactory) -> None:
-    for tool in consumer.tools:
-        require_tool(tool)
+    for name in consumer.tools:
+        tool(name)  # on CI a missing tool fails the test instead of skipping it
     row = Row(consumer.name, consumer.version())
     matrix_rows.append(row)
     try:
