@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the test suite needs on a fresh Debian 12 machine, then run it.
 # System packages: the SOAP consumers of the interop matrix, nginx, PostgreSQL,
-# Chromium (see tests/README.md for what each one is for).
+# Chromium (scripts/system-packages.txt says what each one is for).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
