@@ -131,7 +131,7 @@ def artifacts() -> Path:
 
 def require_tool(name: str) -> str:
     """The path of an external tool; on CI a missing tool fails instead of skipping."""
-    path = shutil.which(name)
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")  # nginx lives in sbin
     if path is None:
         if os.environ.get("CI"):
             pytest.fail(f"{name} is not installed; scripts/test.sh should have installed it")

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import os
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-import pytest
 import requests
 import zeep
 from lxml import etree
@@ -74,13 +71,3 @@ def post(server: BackgroundServer, body: str, headers: dict[str, str] | None = N
 def faultcode(response: requests.Response) -> str:
     fault = etree.fromstring(response.content).find(f".//{{{ENV}}}Fault")
     return fault.findtext("faultcode") if fault is not None else ""
-
-
-def system_tool(name: str) -> str:
-    """conftest.require_tool, reachable from here (``conftest`` is ambiguous to import), plus /usr/sbin."""
-    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is not installed; scripts/test.sh should have installed it")
-        pytest.skip(f"{name} is not installed")
-    return path

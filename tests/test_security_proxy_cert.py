@@ -19,7 +19,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from securing import auth_from_toml, faultcode, secured_gateway, system_tool
+from securing import auth_from_toml, faultcode, secured_gateway
 from soap_gateway.certs import create_client_pfx
 
 ENVELOPE = ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:b="urn:soap-gateway:billing">'
@@ -44,8 +44,9 @@ def _pem_identity(pki: Any, cn: str, directory: Path) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def proxied(pki: Any, gateway_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    nginx = system_tool("nginx")
+def proxied(pki: Any, gateway_settings: Any, tmp_path_factory: pytest.TempPathFactory,
+            tool: Any) -> Iterator[dict[str, Any]]:
+    nginx = tool("nginx")
     work = tmp_path_factory.mktemp("nginx")
     auth = auth_from_toml(work, """
 [auth]
