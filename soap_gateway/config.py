@@ -50,6 +50,10 @@ class BillingSettings:
     read_retries: int = 2
     # A larger reply is refused (MalformedReply) while it streams in, never held whole.
     max_reply_bytes: int = 64 << 20
+    # The circuit breaker (issue #5): open after this many consecutive
+    # failures to reach the billing, let one probe through after the pause.
+    breaker_failures: int = 5
+    breaker_reset_seconds: float = 30.0
     catalogue_files: tuple[str, ...] = ()
     arg_counts: Mapping[str, int] = field(default_factory=dict)
     # Procedures outside the catalogue that the generic EXECUTE operation may run;
@@ -99,12 +103,33 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class JournalSettings:
+    """The durable journal of writes and the audit trail (docs/money-safety.md).
+
+    ``url`` (postgresql://...) is for several instances sharing one journal;
+    otherwise the SQLite file at ``path`` (relative: to the working directory)
+    is shared by the workers of one machine.  ``settle_seconds``: how long
+    after an unanswered attempt the absence of its marker in the billing counts
+    as proof that it was not posted.  ``lease_seconds`` / ``wait_seconds``
+    (0 = derived from the billing timeouts): how long one request may hold a
+    key, and how long a duplicate waits for it.
+    """
+
+    path: str = "journal.sqlite3"
+    url: str = field(default="", repr=False)
+    settle_seconds: float = 60.0
+    lease_seconds: float = 0.0
+    wait_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the gateway is configured with."""
 
     billing: BillingSettings = field(default_factory=BillingSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    journal: JournalSettings = field(default_factory=JournalSettings)
 
     @classmethod
     def load(cls, path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -245,6 +270,21 @@ def _check(settings: Settings) -> None:
         raise ConfigurationError(f"server.listen: {server.listen!r} is not host:port") from None
     if server.public_url and urlsplit(server.public_url).scheme not in ("http", "https"):
         raise ConfigurationError(f"server.public_url: {server.public_url!r} is not an http(s) URL")
+    _check_journal(settings)
+
+
+def _check_journal(settings: Settings) -> None:
+    journal, billing = settings.journal, settings.billing
+    if journal.url and urlsplit(journal.url).scheme not in ("postgresql", "postgres"):
+        # the URL may hold a password: name the scheme only
+        raise ConfigurationError("journal.url: expected postgresql://user:password@host:port/database")
+    if not journal.url and not journal.path:
+        raise ConfigurationError("journal.path: set a file for the SQLite journal (or journal.url)")
+    for name in ("settle_seconds", "lease_seconds", "wait_seconds"):
+        if getattr(journal, name) < 0:
+            raise ConfigurationError(f"journal.{name}: must not be negative")
+    if billing.breaker_failures < 1 or billing.breaker_reset_seconds <= 0:
+        raise ConfigurationError("billing.breaker_failures must be >= 1 and billing.breaker_reset_seconds > 0")
 
 
 # What to do about a missing or unreadable file, per setting.

@@ -1,8 +1,9 @@
 """The gateway core: what happens to a call between the SOAP face and the billing client.
 
 The SOAP layer hands over validated operation arguments; the core applies
-the per-call policy (who may call it, whose session, login handling) and
-returns typed rows with the secret columns the caller may not see blanked.
+the per-call policy (who may call it, whose session, login handling, the
+write journal) and returns typed rows with the secret columns the caller may
+not see blanked.
 """
 
 from __future__ import annotations
@@ -10,24 +11,38 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .backend import BillingClient, Credentials, Row
-from .errors import AuthenticationFailed, BillingError
+from .config import JournalSettings, Settings
+from .errors import AuthenticationFailed, BillingError, ConfigurationError
+from .journal import SqlJournal, Who, WriteGuard, open_journal
 from .security.roles import Principal, redact, secret_columns
 
 
 class Gateway:
-    """Runs catalogue operations for SOAP callers."""
+    """Runs catalogue operations for SOAP callers; writes go through the journal when there is one."""
 
-    def __init__(self, client: BillingClient) -> None:
+    def __init__(self, client: BillingClient, journal: SqlJournal | None = None,
+                 journal_settings: JournalSettings | None = None) -> None:
         self.client = client
         self.catalogue = client.catalogue
         self.secret_names = secret_columns(self.catalogue)
+        self.journal = journal
+        self.writes = WriteGuard(client, journal, journal_settings or JournalSettings()) if journal else None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Gateway:
+        """The production wiring: billing client and the configured journal."""
+        return cls(BillingClient.from_settings(settings.billing), open_journal(settings.journal), settings.journal)
 
     def invoke(self, name: str, args: Mapping[str, Any], *, suid: str | None = None,
-               credentials: Credentials | None = None, principal: Principal | None = None) -> list[Row]:
+               credentials: Credentials | None = None, principal: Principal | None = None,
+               idempotency_key: str | None = None, caller: str = "anonymous",
+               correlation_id: str = "") -> list[Row]:
         """One operation; ``suid`` is a caller's own billing session from the SOAP header.
 
         ``principal`` is the authenticated caller (None: a library caller, who
-        may run anything but sees no secret column either).
+        may run anything but sees no secret column either).  Writes are
+        journaled and audited under ``caller``; ``idempotency_key`` makes
+        an idempotent write safe to repeat (docs/money-safety.md).
         """
         proc = self.client.procedure(name)
         if principal is not None:
@@ -38,7 +53,13 @@ class Gateway:
             except BillingError as exc:
                 raise AuthenticationFailed(login=str(args.get("LOGIN", "")),
                                            billing_message=exc.billing_message) from None
-        rows = self.client.call(name, args, suid=suid, credentials=credentials)
+        if proc.writes and self.writes is not None:
+            rows = self.writes.run(proc, args, lambda a: self.client.call(name, a, suid=suid, credentials=credentials),
+                                   idempotency_key, Who(_who(caller, credentials, suid), correlation_id))
+        elif idempotency_key:
+            raise ConfigurationError("no write journal is configured, so an idempotency key cannot be honoured")
+        else:
+            rows = self.client.call(name, args, suid=suid, credentials=credentials)
         visible = principal.secrets if principal is not None else frozenset()
         return redact(proc, rows, visible, self.secret_names)
 
@@ -51,5 +72,17 @@ class Gateway:
         if self.client.settings.login_mode == "session":
             self.client.session(credentials).current()
 
+    def circuit_state(self) -> str:
+        return self.client.circuit_state()
+
     def close(self) -> None:
         self.client.close()
+        if self.journal is not None:
+            self.journal.close()
+
+
+def _who(caller: str, credentials: Credentials | None, suid: str | None) -> str:
+    """The audit's "who called": the gateway caller, and whose billing session ran it."""
+    if credentials is not None and credentials.login != caller:
+        return f"{caller} as {credentials.login}"
+    return f"{caller} (own billing session)" if suid else caller

@@ -13,8 +13,10 @@
     ├── BillingUnavailable      the billing could not be reached or understood
     │   ├── BillingTimeout      no answer in time
     │   ├── TLSFailure          the TLS handshake failed (certificate, CA, pin)
-    │   └── MalformedReply      an answer that is not the billing's XML
-    └── OutcomeUnknown          a write was sent, its outcome is not known
+    │   ├── MalformedReply      an answer that is not the billing's XML
+    │   └── CircuitOpen         too many recent failures: not even tried
+    ├── OutcomeUnknown          a write was sent, its outcome is not known
+    └── JournalUnavailable      the write journal cannot record: nothing was sent
 
 Messages never carry passwords or SUIDs. The mapping to SOAP faults lives in
 ``soap_gateway.soap.faults`` and nowhere else.
@@ -133,7 +135,19 @@ class MalformedReply(BillingUnavailable):
     fmt = "the billing's reply could not be read: {detail}"
 
 
+class CircuitOpen(BillingUnavailable):
+    """The circuit breaker is open after repeated failures; the call was not sent."""
+
+    fmt = "the billing failed {failures} times in a row; calls are refused for {retry_in:.0f} s more"
+
+
 class OutcomeUnknown(GatewayError):
     """A write reached the billing (maybe) but its answer was lost."""
 
     fmt = "{procedure} was sent to the billing but its outcome is unknown: {detail}"
+
+
+class JournalUnavailable(GatewayError):
+    """The write journal could not record a write, so the billing was not called."""
+
+    fmt = "the write journal is unavailable: {detail}"

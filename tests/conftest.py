@@ -18,7 +18,7 @@ import pytest
 
 from soap_gateway.backend import BillingClient
 from soap_gateway.certs import create_demo_pki
-from soap_gateway.config import BillingSettings, ServerSettings, Settings
+from soap_gateway.config import BillingSettings, JournalSettings, ServerSettings, Settings
 from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
 from soap_gateway.emulator import Emulator
@@ -94,8 +94,9 @@ def client(make_client: Any) -> BillingClient:
 
 
 @pytest.fixture(scope="session")
-def gateway_settings(billing_settings: BillingSettings) -> Settings:
-    return Settings(billing=billing_settings, server=ServerSettings(listen="127.0.0.1:0"))
+def gateway_settings(billing_settings: BillingSettings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    journal = JournalSettings(path=str(tmp_path_factory.mktemp("journal") / "journal.sqlite3"))
+    return Settings(billing=billing_settings, server=ServerSettings(listen="127.0.0.1:0"), journal=journal)
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +105,7 @@ def gateway_server(gateway_settings: Settings) -> Iterator[BackgroundServer]:
     server = BackgroundServer(None)
     settings = dataclasses.replace(
         gateway_settings, server=dataclasses.replace(gateway_settings.server, listen=f"127.0.0.1:{server.port}"))
-    app = create_app(settings, Gateway(BillingClient.from_settings(settings.billing)))
+    app = create_app(settings, Gateway.from_settings(settings))
     server.set_app(app)
     server.app = app  # type: ignore[attr-defined]
     with server:

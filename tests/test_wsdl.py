@@ -40,7 +40,7 @@ def test_schema_loads_in_an_independent_processor() -> None:
     schema = xmlschema.XMLSchema10(etree.tostring(schema_element).decode())
     fin_oper_add = schema.elements["CLN_FIN_OPER_ADD"].type
     names = [child.local_name for child in fin_oper_add.content.iter_elements()]
-    assert names == ["USER_ID", "OP_DATE", "SUMMA", "DESCR", "NUMBER"]
+    assert names == ["USER_ID", "OP_DATE", "SUMMA", "DESCR", "NUMBER", "IDEMPOTENCY_KEY"]
     summa = next(e for e in fin_oper_add.content.iter_elements() if e.local_name == "SUMMA").type
     assert summa.is_decimal()
     summa.validate("100.50")
@@ -55,7 +55,7 @@ def test_no_unbounded_integers_and_explicit_occurrence() -> None:
     request = root.xpath("//xs:complexType[@name='CLN_FIN_OPER_ADD']//xs:element", namespaces=NS)
     required = {e.get("name") for e in request if e.get("minOccurs") is None and e.get("nillable") is None}
     optional = {e.get("name") for e in request if e.get("minOccurs") == "0" and e.get("nillable") == "true"}
-    assert required == {"USER_ID", "OP_DATE", "SUMMA"} and optional == {"DESCR", "NUMBER"}
+    assert required == {"USER_ID", "OP_DATE", "SUMMA"} and optional == {"DESCR", "NUMBER", "IDEMPOTENCY_KEY"}
 
 
 def test_russian_and_english_documentation_is_published() -> None:

@@ -3,7 +3,8 @@
 Knows nothing of SOAP.  Reads are retried a bounded number of times on
 transport failures and repeated once after a session renewal; a write is
 never sent twice: if it may have reached the billing, the caller gets
-OutcomeUnknown instead of a guess.
+OutcomeUnknown instead of a guess.  A circuit breaker refuses calls at once
+while the billing keeps failing.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from zoneinfo import ZoneInfo
 
 from ..catalogue import Catalogue, Procedure, WireFormat, load_catalogue
 from ..config import BillingSettings
-from ..errors import (AuthenticationFailed, BillingError, BillingUnavailable, InvalidArgument,
+from ..errors import (AuthenticationFailed, BillingError, BillingUnavailable, CircuitOpen, InvalidArgument,
                       MalformedReply, OutcomeUnknown, SessionExpired)
 from ..ops import metrics
 from . import codec
+from .breaker import CircuitBreaker
 from .session import SessionManager
 from .transport import Transport
 
@@ -57,6 +59,7 @@ class BillingClient:
         self.service_account = Credentials(settings.login, settings.password)
         self._sessions: dict[tuple[str, str], SessionManager] = {}
         self._sessions_lock = threading.Lock()
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds)
 
     @classmethod
     def from_settings(cls, settings: BillingSettings, catalogue: Catalogue | None = None) -> BillingClient:
@@ -78,6 +81,19 @@ class BillingClient:
         except KeyError:
             raise InvalidArgument(name, [("procedure", "not in the catalogue")]) from None
 
+    def circuit_state(self) -> str:
+        """The circuit breaker's state: "closed", "open" or "half_open" (a probe may go out)."""
+        return self.breaker.state()
+
+    def validate(self, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        """``args`` checked against the catalogue and made canonical (raises InvalidArgument)."""
+        return codec.validate_args(self.procedure(name), args)
+
+    def encode(self, name: str, args: Mapping[str, Any]) -> list[str]:
+        """The positional arguments ``args`` would be sent as (validated; nothing is sent)."""
+        proc = self.procedure(name)
+        return codec.encode_args(proc, codec.validate_args(proc, args), self.wire)
+
     def call(self, name: str, args: Mapping[str, Any] | None = None, *,
              credentials: Credentials | None = None, suid: str | None = None) -> list[codec.Row]:
         """Run one procedure; ``suid`` uses a caller's own billing session as is."""
@@ -91,7 +107,8 @@ class BillingClient:
         if not proc.session:
             return self._send(proc, codec.build_query(proc.name, positional))
         if suid is not None:
-            return self._send(proc, codec.build_query(proc.name, positional, suid=suid))
+            query = codec.build_query(proc.name, positional, suid=suid)
+            return self._with_retries(proc, lambda: self._send(proc, query))
         account = credentials or self.service_account
         if self.settings.login_mode == "one-step":
             query = codec.build_query(proc.name, positional, login=(account.login, account.password))
@@ -159,6 +176,8 @@ class BillingClient:
         for number in range(1, tries + 1):
             try:
                 return attempt()
+            except CircuitOpen:
+                raise  # retrying would only wait for the same refusal
             except BillingUnavailable as exc:
                 if proc.writes and exc.sent:
                     raise OutcomeUnknown(procedure=proc.name, detail=str(exc)) from exc
@@ -174,12 +193,13 @@ class BillingClient:
         started = time.perf_counter()
         outcome = "error"
         try:
-            response = self.transport.get(query)
-            try:
-                rows = codec.decode_reply(proc, response.body, http_charset=response.charset,
-                                          fmt=self.wire, expired_patterns=self.expired)
-            finally:
-                response.close()
+            with self.breaker.guard():
+                response = self.transport.get(query)
+                try:
+                    rows = codec.decode_reply(proc, response.body, http_charset=response.charset,
+                                              fmt=self.wire, expired_patterns=self.expired)
+                finally:
+                    response.close()
             outcome = "ok"
             return rows
         except Exception as exc:

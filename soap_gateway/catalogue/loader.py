@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..errors import ConfigurationError
-from .model import Argument, Catalogue, Column, Procedure
-from .types import parse_type
+from .model import RECONCILERS, Argument, Catalogue, Column, Procedure
+from .types import Text, parse_type
 
 BUILTIN = "procedures.toml"
 
-_PROC_KEYS = {"mode", "result", "session", "tags", "doc_ru", "doc_en", "note", "args", "columns", "replace"}
+_PROC_KEYS = {"mode", "result", "session", "tags", "doc_ru", "doc_en", "note", "args", "columns", "replace",
+              "idempotent", "marker", "reconcile"}
 _ARG_KEYS = {"name", "type", "format", "required", "fixed", "fixed_null", "choices", "secret", "doc_ru", "doc_en"}
 _COL_KEYS = {"name", "type", "format", "secret", "doc_ru", "doc_en"}
 _MODES = {"read", "write", "login"}
@@ -96,7 +97,7 @@ def _procedure(name: str, entry: dict[str, Any], where: _Where, source: str) -> 
         session=_flag(entry, "session", name, where, default=True),
         tags=_tags(entry, name, where),
         doc_ru=entry.get("doc_ru", ""), doc_en=entry.get("doc_en", ""),
-        note=entry.get("note", ""), source=source,
+        note=entry.get("note", ""), source=source, **_idempotency(name, entry, mode, args, where),
     )
 
 
@@ -105,6 +106,26 @@ def _tags(entry: dict[str, Any], name: str, where: _Where) -> tuple[str, ...]:
     if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
         raise where.fail(f"{name}.tags", "must be a list of words, e.g. [\"payment\"]")
     return tuple(tags)
+
+
+def _idempotency(name: str, entry: dict[str, Any], mode: str, args: tuple[Argument, ...],
+                 where: _Where) -> dict[str, Any]:
+    """The money-safety fields: only writes take a key; a marker is a caller-visible text argument."""
+    idempotent = _flag(entry, "idempotent", name, where)
+    marker, reconcile = entry.get("marker", ""), entry.get("reconcile", "")
+    if idempotent and mode != "write":
+        raise where.fail(f"{name}.idempotent", "only write procedures take an idempotency key")
+    if (marker or reconcile) and not idempotent:
+        raise where.fail(name, "marker and reconcile need idempotent = true")
+    if marker:
+        arg = next((a for a in args if a.name == marker), None)
+        if arg is None or arg.fixed or not isinstance(arg.type, Text):
+            raise where.fail(f"{name}.marker", f"{marker!r} is not a text argument the caller supplies")
+    if reconcile and reconcile not in RECONCILERS:
+        raise where.fail(f"{name}.reconcile", f"{reconcile!r} is not one of {list(RECONCILERS)}")
+    if reconcile == "fin_oper_marker" and not marker:
+        raise where.fail(f"{name}.reconcile", "fin_oper_marker needs a marker argument")
+    return {"idempotent": idempotent, "marker": marker, "reconcile": reconcile}
 
 
 def _argument(entry: Any, where_text: str, where: _Where) -> Argument:
@@ -163,12 +184,15 @@ def _truncate(proc: Procedure, count: int) -> Procedure:
     if any(a.required for a in dropped):
         names = ", ".join(a.name for a in dropped if a.required)
         raise ConfigurationError(f"arg_counts: {proc.name} cannot drop required arguments ({names})")
+    if proc.marker and any(a.name == proc.marker for a in dropped):
+        raise ConfigurationError(f"arg_counts: {proc.name} cannot drop {proc.marker}, its reconciliation marker")
     return Procedure(**{**_fields(proc), "args": proc.args[:count]})
 
 
 def _fields(proc: Procedure) -> dict[str, Any]:
     return {k: getattr(proc, k) for k in
-            ("name", "mode", "result", "args", "columns", "session", "tags", "doc_ru", "doc_en", "note", "source")}
+            ("name", "mode", "result", "args", "columns", "session", "tags", "doc_ru", "doc_en", "note", "source",
+             "idempotent", "marker", "reconcile")}
 
 
 def _require(entry: dict[str, Any], key: str, where_text: str, where: _Where) -> Any:

@@ -9,6 +9,9 @@ from .types import ValueType
 
 Mode = Literal["read", "write", "login"]
 Shape = Literal["none", "status", "row", "rows"]
+# How the gateway can tell, after a lost answer, whether an idempotent write
+# took effect (implemented in soap_gateway.journal.reconcile, one per name).
+RECONCILERS = ("fin_oper_marker", "promise_state")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,12 @@ class Procedure:
     doc_en: str = ""
     note: str = ""
     source: str = ""
+    # Money safety (issue #5): callers may send an idempotency key; ``marker``
+    # names the text argument that carries the gateway's reconciliation marker;
+    # ``reconcile`` names how a lost answer is looked up in the billing.
+    idempotent: bool = False
+    marker: str = ""
+    reconcile: str = ""
     _columns_by_name: Mapping[str, Column] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:

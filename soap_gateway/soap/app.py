@@ -163,6 +163,7 @@ class GatewayWSGI:
         self.spyne.event_manager.add_listener("wsgi_close", _record_outcome)
         self.routes: dict[str, Callable[[dict[str, Any]], tuple[str, list[tuple[str, str]], bytes]]] = {
             "/healthz": lambda environ: _json("200 OK", {"status": "ok"}),
+            "/readyz": lambda environ: _readiness(self.gateway),
         }
         self.readiness = endpoints.install(self)
         self._circuit_state = getattr(gateway.client, "circuit_state", None)
@@ -262,10 +263,14 @@ def _json(status: str, payload: dict[str, Any]) -> tuple[str, list[tuple[str, st
     return status, [("Content-Type", "application/json")], json.dumps(payload).encode()
 
 
+def _readiness(gateway: Gateway) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Not ready while the billing circuit is open: this worker would only refuse calls."""
+    circuit = gateway.circuit_state()
+    if circuit == "open":
+        return _json("503 Service Unavailable", {"status": "not ready", "billing_circuit": circuit})
+    return _json("200 OK", {"status": "ready", "billing_circuit": circuit})
+
+
 def create_app(settings: Settings, gateway: Gateway | None = None) -> GatewayWSGI:
     """The gateway's WSGI app; tests pass a Gateway whose client points at the emulator."""
-    if gateway is None:
-        from ..backend import BillingClient
-
-        gateway = Gateway(BillingClient.from_settings(settings.billing))
-    return GatewayWSGI(settings, gateway)
+    return GatewayWSGI(settings, gateway or Gateway.from_settings(settings))

@@ -40,9 +40,13 @@ FAULTS: dict[type[errors.GatewayError], tuple[str, str, str]] = {
     errors.TLSFailure: ("Server.BillingUnavailable", "BILLING_TLS", "Ошибка TLS при соединении с биллингом"),
     errors.MalformedReply: ("Server.BillingUnavailable", "BILLING_MALFORMED_REPLY",
                             "Некорректный ответ биллинга"),
+    errors.CircuitOpen: ("Server.BillingUnavailable", "BILLING_CIRCUIT_OPEN",
+                         "Биллинг недоступен, запросы временно не отправляются"),
     errors.BillingUnavailable: ("Server.BillingUnavailable", "BILLING_UNAVAILABLE", "Биллинг недоступен"),
     errors.OutcomeUnknown: ("Server.OutcomeUnknown", "OUTCOME_UNKNOWN",
                             "Результат операции неизвестен; повторите с тем же ключом"),
+    errors.JournalUnavailable: ("Server.JournalUnavailable", "JOURNAL_UNAVAILABLE",
+                                "Журнал операций недоступен, операция не выполнена"),
     errors.ConfigurationError: ("Server.Configuration", "CONFIGURATION", "Ошибка конфигурации шлюза"),
     errors.GatewayError: ("Server", "INTERNAL_ERROR", "Внутренняя ошибка шлюза"),
 }

@@ -14,6 +14,7 @@ from spyne import Array, Service, rpc
 
 from ..catalogue import Catalogue, Procedure
 from ..core import Gateway
+from .idempotency import KEY_ELEMENT, key_field, operation_note, published_arguments
 from .models import TNS, BillingSession, OutputConverter, argument_field, documentation, row_model
 
 SERVICE_NAME = "BillingService"
@@ -21,8 +22,9 @@ SERVICE_NAME = "BillingService"
 
 def operation_doc(proc: Procedure) -> str:
     text = documentation(proc)
-    if proc.note:
-        text += f"\n\n{proc.note}"
+    for note in (proc.note, operation_note(proc)):
+        if note:
+            text += f"\n\n{note}"
     return text
 
 
@@ -41,16 +43,20 @@ def _result(proc: Procedure, zone: dt.tzinfo | None) -> tuple[Any, Callable[[lis
 
 
 def _operation(proc: Procedure, gateway: Gateway, zone: dt.tzinfo | None) -> Any:
-    params = proc.params
-    names = [a.name for a in params]
+    params = published_arguments(proc)
+    names = [a.name for a in params] + ([KEY_ELEMENT] if proc.idempotent else [])
+    fields = [argument_field(a) for a in params] + ([key_field()] if proc.idempotent else [])
     returns, shape = _result(proc, zone)
 
     def operation(ctx: Any, *values: Any) -> Any:
         args = {name: value for name, value in zip(names, values) if value is not None}
+        key = args.pop(KEY_ELEMENT, None)
         header = ctx.in_header
         suid = str(header.SUID) if header is not None and header.SUID is not None else None
         return shape(gateway.invoke(proc.name, args, suid=suid, credentials=getattr(ctx.udc, "credentials", None),
-                                    principal=getattr(ctx.udc, "principal", None)))
+                                    principal=getattr(ctx.udc, "principal", None), idempotency_key=key,
+                                    caller=getattr(ctx.udc, "caller", "anonymous"),
+                                    correlation_id=getattr(ctx.udc, "correlation_id", "")))
 
     operation.__name__ = proc.name
     operation.__doc__ = operation_doc(proc)
@@ -60,7 +66,7 @@ def _operation(proc: Procedure, gateway: Gateway, zone: dt.tzinfo | None) -> Any
     )
     if proc.session:
         options["_in_header"] = (BillingSession,)
-    return rpc(*[argument_field(a) for a in params], **options)(operation)
+    return rpc(*fields, **options)(operation)
 
 
 def build_service(catalogue: Catalogue, gateway: Gateway, zone: dt.tzinfo | None,

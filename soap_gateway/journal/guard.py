@@ -1,0 +1,222 @@
+"""The journaled write: claim the key, post at most once, reconcile a lost answer, tell the truth.
+
+Every write is audited.  An idempotent one (catalogue ``idempotent = true``)
+is recorded as pending before the billing is called and settled after it;
+the same key and payload again gets the recorded answer, another payload a
+conflict.  When the answer is lost the billing is searched for the posting
+(``reconcile``); a write is sent again only when that search, run after the
+settle time, proves the earlier attempt absent.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from dataclasses import replace
+from typing import Any, Callable, Mapping
+
+from ..backend import BillingClient, Row
+from ..catalogue import Procedure
+from ..config import JournalSettings
+from ..errors import (AuthenticationFailed, BillingError, BillingUnavailable, ConfigurationError, GatewayError,
+                      IdempotencyConflict, InvalidArgument, JournalUnavailable, OutcomeUnknown, PermissionDenied,
+                      SessionExpired)
+from .marker import marker_for, with_marker
+from .model import (DONE, FAILED, PENDING, UNKNOWN, AuditRecord, Decision, Entry, Subject, Who, dump_rows,
+                    fingerprint, load_rows)
+from .reconcile import STRATEGIES, Verdict
+from .store import SqlJournal
+
+log = logging.getLogger("soap_gateway.journal")
+Send = Callable[[Mapping[str, Any]], list[Row]]
+
+
+class WriteGuard:
+    """Runs writes through the journal; one per process, shared by its threads."""
+
+    def __init__(self, client: BillingClient, journal: SqlJournal, settings: JournalSettings) -> None:
+        self.client, self.journal = client, journal
+        per_call = client.settings.connect_timeout + client.settings.read_timeout
+        lookups = 2 * (1 + client.settings.read_retries)
+        # A holder must finish its post and its lookups before anyone may take the key over.
+        self.lease = settings.lease_seconds or per_call * (1 + lookups) + 10
+        self.wait = settings.wait_seconds or min(self.lease, per_call + 5)
+        self.settle = settings.settle_seconds
+
+    def run(self, proc: Procedure, args: Mapping[str, Any], send: Send, key: str | None, who: Who) -> list[Row]:
+        if not proc.idempotent:
+            if key:
+                raise InvalidArgument(proc.name, [("IDEMPOTENCY_KEY", "this operation takes no idempotency key")])
+            return self._audited(proc, args, send, who)
+        # Without a key the write still gets a marker, so a lost answer can be
+        # reconciled in this request; only the caller's key makes retries safe.
+        key = key or f"gw-{uuid.uuid4().hex}"
+        marker = marker_for(key)
+        args = self.client.validate(proc.name, args)
+        outgoing = dict(args, **{proc.marker: with_marker(args.get(proc.marker), marker)}) if proc.marker else args
+        self.client.encode(proc.name, outgoing)  # the marked arguments must fit, before anything is journaled
+        payload = fingerprint(proc.name, self.client.encode(proc.name, args))
+        decision = self._claim(key, payload, marker, _subject(proc, args), who)
+        entry = decision.entry
+        if decision.action == "conflict":
+            raise IdempotencyConflict(key=key)
+        if decision.action == "replay":
+            return load_rows(entry.result)
+        if decision.action == "reconcile":
+            return self._reconcile(proc, args, outgoing, send, decision, who)
+        return self._post(proc, args, outgoing, send, decision, who)
+
+    def _claim(self, key: str, payload: str, marker: str, subject: Subject, who: Who) -> Decision:
+        deadline = time.monotonic() + self.wait
+        while True:
+            decision = self.journal.begin(key, payload, marker, subject, who, self.lease, time.time())
+            if decision.action != "busy":
+                log.info("journal key=%s %s (was %s)", key, decision.action, decision.entry.state)
+                return decision
+            if time.monotonic() >= deadline:
+                raise OutcomeUnknown(procedure=subject.procedure, detail="a request with this idempotency key is "
+                                     "still in progress; retry later with the same key")
+            time.sleep(random.uniform(0.05, 0.2))
+
+    def _post(self, proc: Procedure, args: Mapping[str, Any], outgoing: Mapping[str, Any], send: Send,
+              decision: Decision, who: Who) -> list[Row]:
+        entry, token = decision.entry, decision.token
+        strategy = STRATEGIES.get(proc.reconcile)
+        try:
+            if strategy is not None and not entry.evidence:
+                evidence = strategy.baseline(self.client, proc, args)
+                if evidence:
+                    self.journal.set_evidence(entry.key, token, evidence)
+                    entry = _with(entry, evidence=evidence)
+        except GatewayError as exc:
+            self._finish(entry, token, FAILED, who, reason=f"not sent: {exc}")
+            raise
+        if not self.journal.sent(entry.key, token, time.time()):
+            raise OutcomeUnknown(procedure=proc.name, detail="another request took this idempotency key over")
+        entry = _with(entry, sent_at=time.time())
+        try:
+            try:
+                rows = send(outgoing)
+            except SessionExpired:
+                rows = send(outgoing)  # refused, not run: the client has logged in again
+        except GatewayError as exc:
+            if _may_have_run(exc):
+                return self._unknown(proc, args, entry, token, who, exc)
+            self._finish(entry, token, FAILED, who, reason=str(exc))
+            raise
+        except BaseException:
+            self._finish(entry, token, UNKNOWN, who, reason="internal error after sending")
+            raise
+        self._finish(entry, token, DONE, who, result=dump_rows(rows), detail=_posted(rows))
+        return rows
+
+    def _unknown(self, proc: Procedure, args: Mapping[str, Any], entry: Entry, token: str, who: Who,
+                 cause: GatewayError) -> list[Row]:
+        """The answer was lost: look now; never post again in this request."""
+        verdict = self._check(proc, args, entry)
+        if verdict.kind == "found":
+            self._finish(entry, token, DONE, who, result=dump_rows(verdict.rows), detail=f"reconciled: {verdict.detail}")
+            return verdict.rows
+        reason = f"{cause}; {verdict.detail}"
+        self._finish(entry, token, UNKNOWN, who, reason=reason)
+        raise OutcomeUnknown(procedure=proc.name, detail=f"{verdict.detail}; retry later with the same key")
+
+    def _reconcile(self, proc: Procedure, args: Mapping[str, Any], outgoing: Mapping[str, Any], send: Send,
+                   decision: Decision, who: Who) -> list[Row]:
+        """A key left unknown (or abandoned): find out before anything is posted."""
+        entry, token = decision.entry, decision.token
+        if entry.sent_at is None:  # journaled, never sent (the holder died first)
+            return self._post(proc, args, outgoing, send, decision, who)
+        verdict = self._check(proc, args, entry)
+        if verdict.kind == "found":
+            self._finish(entry, token, DONE, who, result=dump_rows(verdict.rows), detail=f"reconciled: {verdict.detail}")
+            return verdict.rows
+        waited = time.time() - entry.sent_at
+        if verdict.kind == "absent" and waited >= self.settle:
+            log.warning("journal key=%s absent %.0f s after its attempt: posting again", entry.key, waited)
+            return self._post(proc, args, outgoing, send, decision, who)
+        detail = verdict.detail if verdict.kind == "unknown" else (
+            f"{verdict.detail}, but the attempt is only {waited:.0f} s old (settle time {self.settle:.0f} s)")
+        self._finish(entry, token, UNKNOWN, who, reason=detail)
+        raise OutcomeUnknown(procedure=proc.name, detail=f"{detail}; retry later with the same key")
+
+    def _check(self, proc: Procedure, args: Mapping[str, Any], entry: Entry) -> Verdict:
+        strategy = STRATEGIES.get(proc.reconcile)
+        if strategy is None:
+            return Verdict("unknown", f"{proc.name} has no way to look a posting up in the billing")
+        try:
+            return strategy.check(self.client, proc, args, entry)
+        except GatewayError as exc:
+            return Verdict("unknown", f"the lookup failed: {exc}")
+
+    def _finish(self, entry: Entry, token: str, state: str, who: Who, *, result: str | None = None,
+                reason: str = "", detail: str = "") -> None:
+        record = AuditRecord(at=time.time(), procedure=entry.procedure, outcome=state, key=entry.key,
+                             caller=who.caller, subscriber=entry.subscriber, amount=entry.amount,
+                             detail=detail or reason, correlation_id=who.correlation_id,
+                             instance=self.journal.instance)
+        try:
+            self.journal.finish(entry, token, state, record, result=result, reason=reason)
+        except GatewayError:
+            # The billing's answer stands; the key stays pending and its lease
+            # runs out, after which the next request reconciles it.
+            log.exception("journal key=%s could not be settled as %s", entry.key, state)
+
+    def _audited(self, proc: Procedure, args: Mapping[str, Any], send: Send, who: Who) -> list[Row]:
+        """A write without idempotency: audited before and after, sent once."""
+        subject = _subject(proc, args)
+
+        def record(outcome: str, detail: str = "") -> AuditRecord:
+            return AuditRecord(at=time.time(), procedure=proc.name, outcome=outcome, caller=who.caller,
+                               subscriber=subject.subscriber, amount=subject.amount, detail=detail,
+                               correlation_id=who.correlation_id, instance=self.journal.instance)
+
+        self.journal.audit(record(PENDING))  # no audit, no write
+        try:
+            rows = send(args)
+        except GatewayError as exc:
+            self._audit_quietly(record(UNKNOWN if _may_have_run(exc) else FAILED, str(exc)))
+            raise
+        self._audit_quietly(record(DONE, _posted(rows)))
+        return rows
+
+    def _audit_quietly(self, record: AuditRecord) -> None:
+        try:
+            self.journal.audit(record)
+        except GatewayError:
+            log.exception("audit record for %s could not be written", record.procedure)
+
+
+# Errors that prove the write did not take effect: refused by the billing
+# (it ran the call and rolled back), or stopped before anything was sent.
+_NOT_RUN = (BillingError, InvalidArgument, AuthenticationFailed, ConfigurationError, PermissionDenied,
+            JournalUnavailable, IdempotencyConflict)
+
+
+def _may_have_run(exc: GatewayError) -> bool:
+    if isinstance(exc, BillingUnavailable):
+        return bool(exc.sent)
+    return not isinstance(exc, _NOT_RUN)
+
+
+def _posted(rows: list[Row]) -> str:
+    ident = rows[0].get("ID") if rows else None
+    return f"billing id {ident}" if ident is not None else "posted"
+
+
+def _subject(proc: Procedure, args: Mapping[str, Any]) -> Subject:
+    """The audit's view of a write: subscriber, amount and the arguments that are not secret."""
+    money = next((a.name for a in proc.params if a.type.kind == "decimal" and args.get(a.name) is not None), None)
+    shown = {a.name: str(args[a.name]) for a in proc.params if not a.secret and args.get(a.name) is not None}
+    subscriber = args.get("USER_ID")
+    return Subject(proc.name, subscriber if isinstance(subscriber, int) else None,
+                   str(args[money]) if money else None, shown)
+
+
+def _with(entry: Entry, **changes: Any) -> Entry:
+    return replace(entry, **changes)
+
+
+__all__ = ["WriteGuard", "PENDING"]

@@ -1,0 +1,213 @@
+"""The journal's SQL, shared by the SQLite and PostgreSQL stores: one transaction per decision.
+
+Each decision about a key (insert it, or read it locked and take it over) runs
+in one transaction that the database serialises: SQLite's BEGIN IMMEDIATE
+across processes on one machine, PostgreSQL's INSERT ... ON CONFLICT plus
+SELECT ... FOR UPDATE across instances.  So of many concurrent requests with
+one key exactly one gets to post.  The audit table is append-only (triggers).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import AbstractContextManager
+from dataclasses import asdict, replace
+from typing import Any, Iterable, Sequence
+
+from .model import (CONFLICT, DONE, FAILED, PENDING, RECONCILING, REPLAYED, RESOLVED, UNKNOWN, AuditRecord,
+                    Decision, Entry, Subject, Who)
+
+ENTRY_COLUMNS = ("key", "procedure", "fingerprint", "state", "marker", "subscriber", "amount", "caller", "args",
+                 "evidence", "result", "reason", "attempts", "owner", "lease_until", "created_at", "updated_at",
+                 "sent_at")
+AUDIT_COLUMNS = ("at", "key", "procedure", "caller", "subscriber", "amount", "outcome", "detail",
+                 "correlation_id", "instance")
+_JSON = ("args", "evidence")
+
+ENTRIES_DDL = """CREATE TABLE IF NOT EXISTS journal_entries (
+  key TEXT PRIMARY KEY, procedure TEXT NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT NULL,
+  marker TEXT NOT NULL, subscriber BIGINT, amount TEXT, caller TEXT NOT NULL, args TEXT NOT NULL,
+  evidence TEXT NOT NULL, result TEXT, reason TEXT NOT NULL, attempts INTEGER NOT NULL, owner TEXT,
+  lease_until DOUBLE PRECISION, created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
+  sent_at DOUBLE PRECISION)"""
+AUDIT_DDL = """CREATE TABLE IF NOT EXISTS journal_audit (
+  id {id}, at DOUBLE PRECISION NOT NULL, key TEXT, procedure TEXT NOT NULL, caller TEXT NOT NULL,
+  subscriber BIGINT, amount TEXT, outcome TEXT NOT NULL, detail TEXT NOT NULL, correlation_id TEXT NOT NULL,
+  instance TEXT NOT NULL)"""
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS journal_audit_at ON journal_audit (at)",
+    "CREATE INDEX IF NOT EXISTS journal_audit_key ON journal_audit (key)",
+    "CREATE INDEX IF NOT EXISTS journal_entries_state ON journal_entries (state, updated_at)",
+)
+
+
+class SqlJournal:
+    """The journal's operations over a DB-API connection; subclasses supply transactions."""
+
+    lock_clause = ""  # PostgreSQL: " FOR UPDATE"
+    instance = ""
+
+    def _tx(self) -> AbstractContextManager[Any]:
+        """A cursor inside one write transaction (errors become JournalUnavailable)."""
+        raise NotImplementedError
+
+    def _sql(self, text: str) -> str:
+        return text
+
+    def close(self) -> None:
+        """Release connections."""
+
+    # -- the write path ------------------------------------------------------------------------------
+    def begin(self, key: str, fingerprint: str, marker: str, subject: Subject, who: Who,
+              lease: float, now: float) -> Decision:
+        """Claim ``key`` for this request, or say why not (replay, busy, conflict)."""
+        token = uuid.uuid4().hex
+        new = Entry(key=key, procedure=subject.procedure, fingerprint=fingerprint, state=PENDING, marker=marker,
+                    subscriber=subject.subscriber, amount=subject.amount, caller=who.caller, args=subject.args,
+                    owner=token, lease_until=now + lease, created_at=now, updated_at=now)
+        with self._tx() as cur:
+            values = _entry_values(new)
+            self._run(cur, f"INSERT INTO journal_entries ({', '.join(ENTRY_COLUMNS)}) VALUES "
+                           f"({', '.join('?' * len(ENTRY_COLUMNS))}) ON CONFLICT (key) DO NOTHING", values)
+            if cur.rowcount == 1:
+                self._audit(cur, _record(new, who, PENDING, now, self.instance))
+                return Decision("post", new, token)
+            entry = self._select(cur, key, lock=True)
+            assert entry is not None
+            if entry.procedure != subject.procedure or entry.fingerprint != fingerprint:
+                self._audit(cur, _record(entry, who, CONFLICT, now, self.instance, "another payload"))
+                return Decision("conflict", entry)
+            if entry.state == DONE:
+                self._audit(cur, _record(entry, who, REPLAYED, now, self.instance, "answered from the journal"))
+                return Decision("replay", entry)
+            if entry.state == PENDING and (entry.lease_until or 0) > now:
+                return Decision("busy", entry)
+            action = "post" if entry.state == FAILED else "reconcile"
+            self._run(cur, "UPDATE journal_entries SET state = ?, owner = ?, lease_until = ?, updated_at = ? "
+                           "WHERE key = ?", (PENDING, token, now + lease, now, key))
+            outcome = PENDING if action == "post" else RECONCILING
+            self._audit(cur, _record(entry, who, outcome, now, self.instance, f"after {entry.state}"))
+            return Decision(action, entry, token)
+
+    def sent(self, key: str, token: str, now: float) -> bool:
+        """Record that an attempt goes out now; False if this request no longer holds the key."""
+        with self._tx() as cur:
+            self._run(cur, "UPDATE journal_entries SET sent_at = ?, attempts = attempts + 1, updated_at = ? "
+                           "WHERE key = ? AND owner = ?", (now, now, key, token))
+            return bool(cur.rowcount == 1)
+
+    def set_evidence(self, key: str, token: str, evidence: dict[str, Any]) -> None:
+        with self._tx() as cur:
+            self._run(cur, "UPDATE journal_entries SET evidence = ? WHERE key = ? AND owner = ?",
+                      (json.dumps(evidence, ensure_ascii=False, default=str), key, token))
+
+    def finish(self, entry: Entry, token: str, state: str, record: AuditRecord,
+               result: str | None = None, reason: str = "") -> bool:
+        """Settle the key (done / failed / unknown) and append the audit line, in one transaction.
+
+        A request that lost its lease may still record ``done``: a posting is a fact.
+        """
+        with self._tx() as cur:
+            self._run(cur, "UPDATE journal_entries SET state = ?, result = COALESCE(?, result), reason = ?, "
+                           "owner = NULL, lease_until = NULL, updated_at = ? "
+                           "WHERE key = ? AND (owner = ? OR (? = 'done' AND state <> 'done'))",
+                      (state, result, reason, record.at, entry.key, token, state))
+            updated = bool(cur.rowcount == 1)
+            self._audit(cur, record if updated else replace(record, detail=f"{record.detail} (late; not applied)"))
+            return updated
+
+    def audit(self, record: AuditRecord) -> None:
+        """Append one audit line (writes without a key)."""
+        with self._tx() as cur:
+            self._audit(cur, record)
+
+    def resolve(self, key: str, state: str, reason: str, who: Who, now: float) -> Entry | None:
+        """An operator's verdict on an unknown (or abandoned) entry, after checking the billing by hand."""
+        with self._tx() as cur:
+            entry = self._select(cur, key, lock=True)
+            if entry is None or entry.state == DONE or (entry.state == PENDING and (entry.lease_until or 0) > now):
+                return entry
+            self._run(cur, "UPDATE journal_entries SET state = ?, reason = ?, owner = NULL, lease_until = NULL, "
+                           "updated_at = ? WHERE key = ?", (state, reason, now, key))
+            self._audit(cur, _record(entry, who, RESOLVED, now, self.instance, f"{state}: {reason}"))
+            return replace(entry, state=state, reason=reason)
+
+    # -- reading -------------------------------------------------------------------------------------
+    def entry(self, key: str) -> Entry | None:
+        with self._tx() as cur:
+            return self._select(cur, key, lock=False)
+
+    def records(self, *, since: float | None = None, until: float | None = None, key: str | None = None,
+                outcomes: Sequence[str] = (), procedure: str | None = None, subscriber: int | None = None,
+                limit: int | None = None) -> list[AuditRecord]:
+        """Audit lines, oldest first, filtered."""
+        where, params = _filters(since=since, until=until, key=key, outcomes=outcomes, procedure=procedure,
+                                 subscriber=subscriber)
+        sql = f"SELECT id, {', '.join(AUDIT_COLUMNS)} FROM journal_audit{where} ORDER BY id"
+        if limit:
+            sql = f"SELECT * FROM ({sql.replace(' ORDER BY id', ' ORDER BY id DESC')} LIMIT {int(limit)}) t ORDER BY id"
+        with self._tx() as cur:
+            self._run(cur, sql, params)
+            return [AuditRecord(id=row[0], **dict(zip(AUDIT_COLUMNS, row[1:]))) for row in cur.fetchall()]
+
+    def entries(self, states: Iterable[str] = ()) -> list[Entry]:
+        states = list(states)
+        where = f" WHERE state IN ({', '.join('?' * len(states))})" if states else ""
+        with self._tx() as cur:
+            self._run(cur, f"SELECT {', '.join(ENTRY_COLUMNS)} FROM journal_entries{where} ORDER BY created_at",
+                      states)
+            return [_entry(row) for row in cur.fetchall()]
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _run(self, cur: Any, sql: str, params: Sequence[Any] = ()) -> None:
+        cur.execute(self._sql(sql), tuple(params))
+
+    def _select(self, cur: Any, key: str, lock: bool) -> Entry | None:
+        self._run(cur, f"SELECT {', '.join(ENTRY_COLUMNS)} FROM journal_entries WHERE key = ?"
+                       + (self.lock_clause if lock else ""), (key,))
+        row = cur.fetchone()
+        return None if row is None else _entry(row)
+
+    def _audit(self, cur: Any, record: AuditRecord) -> None:
+        values = asdict(record)
+        self._run(cur, f"INSERT INTO journal_audit ({', '.join(AUDIT_COLUMNS)}) VALUES "
+                       f"({', '.join('?' * len(AUDIT_COLUMNS))})", [values[c] for c in AUDIT_COLUMNS])
+
+
+def _record(entry: Entry, who: Who, outcome: str, now: float, instance: str, detail: str = "") -> AuditRecord:
+    return AuditRecord(at=now, procedure=entry.procedure, outcome=outcome, key=entry.key, caller=who.caller,
+                       subscriber=entry.subscriber, amount=entry.amount, detail=detail,
+                       correlation_id=who.correlation_id, instance=instance)
+
+
+def _entry_values(entry: Entry) -> list[Any]:
+    values = asdict(entry)
+    for name in _JSON:
+        values[name] = json.dumps(values[name], ensure_ascii=False, default=str)
+    values["reason"] = values["reason"] or ""
+    return [values[c] for c in ENTRY_COLUMNS]
+
+
+def _entry(row: Sequence[Any]) -> Entry:
+    values = dict(zip(ENTRY_COLUMNS, row))
+    for name in _JSON:
+        values[name] = json.loads(values[name] or "{}")
+    return Entry(**values)
+
+
+def _filters(**given: Any) -> tuple[str, list[Any]]:
+    conds: list[str] = []
+    params: list[Any] = []
+    for sql, value in (("at >= ?", given["since"]), ("at < ?", given["until"]), ("key = ?", given["key"]),
+                       ("procedure = ?", given["procedure"]), ("subscriber = ?", given["subscriber"])):
+        if value is not None:
+            conds.append(sql)
+            params.append(value)
+    if given["outcomes"]:
+        conds.append(f"outcome IN ({', '.join('?' * len(given['outcomes']))})")
+        params.extend(given["outcomes"])
+    return (" WHERE " + " AND ".join(conds)) if conds else "", params
+
+
+__all__ = ["SqlJournal", "DONE", "FAILED", "UNKNOWN", "PENDING"]
