@@ -1,4 +1,4 @@
-"""The ``soap-gateway`` command: demo, serve, wsdl, check, hash-password, emulator, certs.
+"""The ``soap-gateway`` command: demo, serve, wsdl, check, journal, hash-password, emulator, certs.
 
 Only ``demo`` and ``emulator`` import the billing emulator; the gateway
 itself never does.
@@ -7,6 +7,7 @@ itself never does.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         ("serve", cmd_serve, "run the gateway under gunicorn"),
         ("wsdl", cmd_wsdl, "print the WSDL (for offline import into 1C or .NET)"),
         ("check", cmd_check, "check configuration, certificate, connection and login"),
+        ("journal", cmd_journal, "list the audit trail of writes: did this payment go through?"),
     ):
         command = commands.add_parser(name, help=text, description=text)
         command.add_argument("--config", help="TOML configuration file (environment variables override it)")
@@ -54,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--dir", help="where to keep the demo certificates (default: a temp dir)")
         if name == "wsdl":
             command.add_argument("--out", help="write to this file instead of standard output")
+        if name == "journal":
+            from .journal.cli import add_arguments
+            add_arguments(command)
     hashing = commands.add_parser("hash-password", help="print an argon2 hash for [auth.users.<name>] "
                                   "(the password is read from standard input or asked for)")
     hashing.set_defaults(run=cmd_hash_password)
@@ -102,6 +107,12 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_journal(args: argparse.Namespace) -> int:
+    from .journal.cli import run
+
+    return run(args)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from .check import run_checks
 
@@ -119,7 +130,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     emulator = Emulator(str(pki.server_cert), str(pki.server_key), str(pki.client_ca))
     emulator.start()
     server = BackgroundServer(None, "127.0.0.1", args.port)  # bound first: the WSDL names its port
-    settings = Settings.load(None, environ=_demo_environment(emulator.port, pki, server.port))
+    settings = _demo_settings(_demo_environment(emulator.port, pki, server.port), workdir)
     configure_logging(settings.server.log_format)
     server.set_app(create_app(settings))
     with server:
@@ -143,6 +154,11 @@ def _demo_environment(billing_port: int, pki: Any, port: int) -> dict[str, str]:
         "SOAP_GATEWAY_BILLING_PASSWORD": "servicemode",
         "SOAP_GATEWAY_LISTEN": f"127.0.0.1:{port}",
     }
+
+
+def _demo_settings(environ: dict[str, str], workdir: Path) -> Settings:
+    settings = Settings.load(None, environ=environ)
+    return settings.replace(journal=dataclasses.replace(settings.journal, path=str(workdir / "journal.sqlite3")))
 
 
 def _print_demo(soap_url: str, billing_url: str, workdir: Path) -> None:
