@@ -2,7 +2,9 @@
 
 The app (and with it the billing session, SSLContext and WSDL) is created in
 each worker after the fork, so no connection or SUID is shared between
-processes.
+processes.  On SIGTERM gunicorn stops accepting and lets in-flight requests
+finish: the graceful timeout covers the longest journaled write, so a
+payment under way is completed and settled in the journal before exit.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from .config import Settings, check_runtime
+from .journal.guard import write_budget
 from .ops import multiproc
 
 log = logging.getLogger("soap_gateway")
@@ -37,7 +40,8 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             # Above the billing's read timeout, so a slow billing call ends
             # with our fault rather than a killed worker.
             "timeout": max(server.timeout, int(self.settings.billing.read_timeout) + 10),
-            "graceful_timeout": 30,
+            "graceful_timeout": max(30, int(write_budget(self.settings.billing, self.settings.journal)) + 1),
+            "worker_exit": _close_gateway,
             "preload_app": False,
             "accesslog": None,  # the app logs one line per SOAP request itself
             "on_starting": lambda server: multiproc.clear_stale(),
@@ -57,6 +61,12 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
         app = create_app(settings)
         log.info("worker %d ready, WSDL at %s?wsdl", os.getpid(), settings.server.wsdl_address)
         return app
+
+
+def _close_gateway(server: Any, worker: Any) -> None:
+    gateway = getattr(getattr(worker, "wsgi", None), "gateway", None)
+    if gateway is not None:
+        gateway.close()
 
 
 def run_gunicorn(settings: Settings, config_path: str | None) -> int:

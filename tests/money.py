@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
-from contextlib import contextmanager
 
 import pytest
+import requests
 import zeep
 from lxml import etree
 
@@ -18,6 +25,7 @@ from soap_gateway.devserver import BackgroundServer
 from soap_gateway.soap import create_app
 
 NS = {"gw": "urn:soap-gateway:billing"}
+ROOT = Path(__file__).parent.parent
 
 
 @dataclasses.dataclass
@@ -89,3 +97,57 @@ def marked(emulator: Any, user: int, key: str) -> list[dict[str, Any]]:
 
 def journal_path(tmp: Path) -> JournalSettings:
     return JournalSettings(path=str(tmp / "journal.sqlite3"), settle_seconds=3.0)
+
+
+def write_config(path: Path, settings: Settings, *, listen: str, journal: dict[str, Any],
+                 server: dict[str, Any] | None = None, billing: dict[str, Any] | None = None) -> Path:
+    """A TOML file for an out-of-process gateway wired to the test emulator."""
+    b = settings.billing
+    sections = {
+        "billing": {"url": b.url, "cert": b.cert, "ca": b.ca, "server_name": b.server_name, "login": b.login,
+                    "password": b.password, "connect_timeout": b.connect_timeout, "read_timeout": b.read_timeout,
+                    **(billing or {})},
+        "server": {"listen": listen, **(server or {})},
+        "journal": journal,
+    }
+    lines: list[str] = []
+    for name, values in sections.items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in values.items())
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def served(config: Path, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m soap_gateway serve --config`` (gunicorn) until /healthz answers; stopped at the end."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
+                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening yet, or no worker booted yet
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the gateway did not start:\n{log.read_text(errors='replace')}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

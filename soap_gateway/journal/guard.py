@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 
 from ..backend import BillingClient, Row
 from ..catalogue import Procedure
-from ..config import JournalSettings
+from ..config import BillingSettings, JournalSettings
 from ..errors import (AuthenticationFailed, BillingError, BillingUnavailable, ConfigurationError, GatewayError,
                       IdempotencyConflict, InvalidArgument, JournalUnavailable, OutcomeUnknown, PermissionDenied,
                       SessionExpired)
@@ -33,15 +33,25 @@ log = logging.getLogger("soap_gateway.journal")
 Send = Callable[[Mapping[str, Any]], list[Row]]
 
 
+def write_budget(billing: BillingSettings, journal: JournalSettings) -> float:
+    """Seconds one journaled write may take: its post and its lookups, each try within the timeouts.
+
+    A key's lease lasts that long, and a graceful shutdown waits that long.
+    """
+    if journal.lease_seconds:
+        return journal.lease_seconds
+    per_call = billing.connect_timeout + billing.read_timeout
+    lookups = 2 * (1 + billing.read_retries)
+    return per_call * (2 + lookups) + 10
+
+
 class WriteGuard:
     """Runs writes through the journal; one per process, shared by its threads."""
 
     def __init__(self, client: BillingClient, journal: SqlJournal, settings: JournalSettings) -> None:
         self.client, self.journal = client, journal
         per_call = client.settings.connect_timeout + client.settings.read_timeout
-        lookups = 2 * (1 + client.settings.read_retries)
-        # A holder must finish its post and its lookups before anyone may take the key over.
-        self.lease = settings.lease_seconds or per_call * (1 + lookups) + 10
+        self.lease = write_budget(client.settings, settings)
         self.wait = settings.wait_seconds or min(self.lease, per_call + 5)
         self.settle = settings.settle_seconds
 
