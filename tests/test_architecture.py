@@ -64,3 +64,8 @@ def test_only_the_command_line_starts_the_emulator() -> None:
 def test_the_billing_side_knows_nothing_of_soap() -> None:
     offenders = [p for p in _where("soap_gateway.soap") if p.startswith(("backend/", "catalogue/"))]
     assert offenders == []
+
+
+def test_journal_databases_stay_in_their_stores() -> None:
+    assert set(_where("psycopg")) <= {"journal/postgres.py"}, _where("psycopg")
+    assert {p for p in _where("sqlite3") if not p.startswith("emulator/")} == {"journal/sqlite.py"}

@@ -196,3 +196,19 @@ def test_every_write_is_audited_without_secrets(gw: RunningGateway, emulator: An
     assert records[0].caller == "anonymous"
     dumped = repr(gw.journal.records()) + repr(gw.journal.entries())
     assert "Secret" not in dumped and "servicemode" not in dumped
+
+
+def test_no_journal_no_write(gateway_settings: Any, emulator: Any, tmp_path: Any) -> None:
+    import shutil
+
+    from money import journal_path
+
+    directory = tmp_path / "journal"
+    directory.mkdir()
+    with running_gateway(gateway_settings, journal_path(directory)) as broken:
+        shutil.rmtree(directory)  # the journal's disk is gone
+        sent = calls(emulator, "CLN_FIN_OPER_ADD")
+        for key in (new_key(), None):
+            fault = fault_of(lambda: pay(broken, key, amount="1.00"))
+            assert fault.code.endswith("Server.JournalUnavailable") and detail_code(fault) == "JOURNAL_UNAVAILABLE"
+        assert calls(emulator, "CLN_FIN_OPER_ADD") == sent
