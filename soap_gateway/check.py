@@ -21,6 +21,20 @@ def run_checks(config_path: str | None, out: TextIO = sys.stdout) -> int:
         billing = state["settings"].billing
         return f"billing {billing.url}, expected certificate name {billing.expected_name}"
 
+    def journal() -> str:
+        from .journal import open_journal
+
+        settings = state["settings"].journal
+        store = open_journal(settings)
+        try:
+            unknown = store.entries(["unknown"])
+        finally:
+            store.close()
+        where = "PostgreSQL (journal.url)" if settings.url else f"SQLite {settings.path}"
+        if unknown:
+            where += f"  WARNING: {len(unknown)} write(s) of unknown outcome: soap-gateway journal --outcome unknown"
+        return where
+
     def certificate() -> str:
         from .backend.tls import build_ssl_context, days_until_expiry, load_client_identity
 
@@ -44,7 +58,8 @@ def run_checks(config_path: str | None, out: TextIO = sys.stdout) -> int:
         return f"{name} answered ({len(rows)} rows)"
 
     steps: list[tuple[str, Callable[[], str]]] = [
-        ("configuration", settings), ("certificate", certificate), ("login", login), ("read", read)]
+        ("configuration", settings), ("journal", journal), ("certificate", certificate), ("login", login),
+        ("read", read)]
     for title, step in steps:
         started = time.perf_counter()
         try:

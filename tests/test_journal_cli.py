@@ -78,3 +78,15 @@ def test_an_operator_settles_an_unknown_payment(history: dict[str, Any]) -> None
     assert "resolved" in shown and shown.splitlines()[-1] == f"key {key}: failed: not in CLN_FIN_OPER"
     again = journal_cli(history["config"], "--resolve", history["keys"]["paid"], "--as", "failed", "--reason", "x")
     assert again.returncode == 1 and "is done and was left as it is" in again.stdout
+
+
+def test_check_reports_unknown_writes(history: dict[str, Any], gateway_settings: Any, tmp_path: Path) -> None:
+    from money import write_config
+
+    journal = journal_path(tmp_path)
+    config = write_config(tmp_path / "check.toml", gateway_settings, listen="127.0.0.1:0",
+                          journal={"path": journal.path})
+    done = subprocess.run([sys.executable, "-m", "soap_gateway", "check", "--config", str(config)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"ok    journal: SQLite {journal.path}  WARNING: 1 write(s) of unknown outcome" in done.stdout
