@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from money import (RunningGateway, calls, commits, detail_code, fault_of, journal_path, marked, new_key,
+from money import (NS, RunningGateway, calls, commits, detail_code, fault_of, journal_path, marked, new_key,
                    running_gateway)
 
 SETTLE = 3.0
@@ -179,6 +179,15 @@ def test_concurrent_duplicates_post_once(gw: RunningGateway, emulator: Any) -> N
     assert outcomes(gw, key).count("replayed") == 5
 
 
+@pytest.mark.parametrize("key", ["", "with space", "k" * 65], ids=["empty", "space", "too-long"])
+def test_a_malformed_key_is_a_validation_fault(gw: RunningGateway, emulator: Any, key: str) -> None:
+    sent = calls(emulator, "CLN_FIN_OPER_ADD")
+    fault = fault_of(lambda: pay(gw, key))
+    assert fault.code.endswith("Client.ValidationError")
+    assert "IDEMPOTENCY_KEY" in fault.detail.xpath("gw:GatewayFault/gw:field/text()", namespaces=NS)
+    assert calls(emulator, "CLN_FIN_OPER_ADD") == sent
+
+
 def test_a_description_without_room_for_the_marker_is_refused_by_the_schema(gw: RunningGateway) -> None:
     fault = fault_of(lambda: pay(gw, new_key(), descr="x" * 234))
     assert fault.code.endswith("Client.ValidationError") and "DESCR" in fault.message
@@ -200,8 +209,6 @@ def test_every_write_is_audited_without_secrets(gw: RunningGateway, emulator: An
 
 def test_no_journal_no_write(gateway_settings: Any, emulator: Any, tmp_path: Any) -> None:
     import shutil
-
-    from money import journal_path
 
     directory = tmp_path / "journal"
     directory.mkdir()

@@ -83,7 +83,7 @@ class WriteGuard:
         while True:
             decision = self.journal.begin(key, payload, marker, subject, who, self.lease, time.time())
             if decision.action != "busy":
-                log.info("journal key=%s %s (was %s)", key, decision.action, decision.entry.state)
+                log.info("journal key=%s action=%s attempts=%d", key, decision.action, decision.entry.attempts)
                 return decision
             if time.monotonic() >= deadline:
                 raise OutcomeUnknown(procedure=subject.procedure, detail="a request with this idempotency key is "

@@ -13,7 +13,7 @@ import decimal
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from ..backend import Row
 
@@ -124,5 +124,6 @@ def _untag(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     ((kind, text),) = value.items()
-    return {"decimal": decimal.Decimal, "datetime": dt.datetime.fromisoformat,
-            "date": dt.date.fromisoformat}[kind](text)
+    parse: dict[str, Callable[[str], Any]] = {"decimal": decimal.Decimal, "datetime": dt.datetime.fromisoformat,
+                                              "date": dt.date.fromisoformat}
+    return parse[kind](text)

@@ -15,8 +15,8 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, replace
 from typing import Any, Iterable, Sequence
 
-from .model import (CONFLICT, DONE, FAILED, PENDING, RECONCILING, REPLAYED, RESOLVED, UNKNOWN, AuditRecord,
-                    Decision, Entry, Subject, Who)
+from .model import (CONFLICT, DONE, FAILED, PENDING, RECONCILING, REPLAYED, RESOLVED, UNKNOWN, Action,
+                    AuditRecord, Decision, Entry, Subject, Who)
 
 ENTRY_COLUMNS = ("key", "procedure", "fingerprint", "state", "marker", "subscriber", "amount", "caller", "args",
                  "evidence", "result", "reason", "attempts", "owner", "lease_until", "created_at", "updated_at",
@@ -83,7 +83,7 @@ class SqlJournal:
                 return Decision("replay", entry)
             if entry.state == PENDING and (entry.lease_until or 0) > now:
                 return Decision("busy", entry)
-            action = "post" if entry.state == FAILED else "reconcile"
+            action: Action = "post" if entry.state == FAILED else "reconcile"
             self._run(cur, "UPDATE journal_entries SET state = ?, owner = ?, lease_until = ?, updated_at = ? "
                            "WHERE key = ?", (PENDING, token, now + lease, now, key))
             outcome = PENDING if action == "post" else RECONCILING
@@ -145,11 +145,13 @@ class SqlJournal:
         where, params = _filters(since=since, until=until, key=key, outcomes=outcomes, procedure=procedure,
                                  subscriber=subscriber)
         sql = f"SELECT id, {', '.join(AUDIT_COLUMNS)} FROM journal_audit{where} ORDER BY id"
-        if limit:
-            sql = f"SELECT * FROM ({sql.replace(' ORDER BY id', ' ORDER BY id DESC')} LIMIT {int(limit)}) t ORDER BY id"
+        if limit:  # the last ``limit`` lines: newest first from the database, then put back in order
+            sql, params = sql + " DESC LIMIT ?", [*params, int(limit)]
         with self._tx() as cur:
             self._run(cur, sql, params)
-            return [AuditRecord(id=row[0], **dict(zip(AUDIT_COLUMNS, row[1:]))) for row in cur.fetchall()]
+            rows = cur.fetchall()
+        records = [AuditRecord(id=row[0], **dict(zip(AUDIT_COLUMNS, row[1:]))) for row in rows]
+        return records[::-1] if limit else records
 
     def entries(self, states: Iterable[str] = ()) -> list[Entry]:
         states = list(states)
