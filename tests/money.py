@@ -109,6 +109,7 @@ def write_config(path: Path, settings: Settings, *, listen: str, journal: dict[s
                     **(billing or {})},
         "server": {"listen": listen, **(server or {})},
         "journal": journal,
+        "auth": {"mode": "none"},  # serve refuses to start without a decision; these tests are about money
     }
     lines: list[str] = []
     for name, values in sections.items():

@@ -101,10 +101,10 @@ def test_keyless_payment_still_gets_the_truth_after_a_drop(gw: RunningGateway, e
 def test_promise_pay_drop_is_reconciled_from_the_subscriber_state(gw: RunningGateway, emulator: Any) -> None:
     key = new_key()
     emulator.add_fault("drop_after_commit", proc="WEB_USER_PROMISE_PAY", count=1)
-    gw.service.WEB_USER_PROMISE_PAY(USER_ID=104, PROMISE_PAY=Decimal("250.00"), HOST="1c", IDEMPOTENCY_KEY=key)
-    assert emulator.user(104)["PROMISE_PAY"] == Decimal("250.00")
+    gw.service.WEB_USER_PROMISE_PAY(USER_ID=103, PROMISE_PAY=Decimal("250.00"), HOST="1c", IDEMPOTENCY_KEY=key)
+    assert emulator.user(103)["PROMISE_PAY"] == Decimal("250.00")
     sent = calls(emulator, "WEB_USER_PROMISE_PAY")
-    gw.service.WEB_USER_PROMISE_PAY(USER_ID=104, PROMISE_PAY=Decimal("250.00"), HOST="1c", IDEMPOTENCY_KEY=key)
+    gw.service.WEB_USER_PROMISE_PAY(USER_ID=103, PROMISE_PAY=Decimal("250.00"), HOST="1c", IDEMPOTENCY_KEY=key)
     assert calls(emulator, "WEB_USER_PROMISE_PAY") == sent  # a blind repeat would be refused by the billing
     (done,) = [r for r in gw.journal.records(key=key) if r.outcome == "done"]
     assert done.detail.startswith("reconciled: PROMISE_PAY became 250.00")
@@ -219,3 +219,21 @@ def test_no_journal_no_write(gateway_settings: Any, emulator: Any, tmp_path: Any
             fault = fault_of(lambda: pay(broken, key, amount="1.00"))
             assert fault.code.endswith("Server.JournalUnavailable") and detail_code(fault) == "JOURNAL_UNAVAILABLE"
         assert calls(emulator, "CLN_FIN_OPER_ADD") == sent
+
+
+def test_the_audit_names_the_authenticated_caller(gateway_settings: Any, emulator: Any, tmp_path: Any) -> None:
+    import dataclasses
+
+    from securing import auth_from_toml, soap_client
+    from soap_gateway.security.passwords import hash_password
+
+    auth = auth_from_toml(tmp_path, f'[auth]\nmode = "basic"\n[auth.users.buh1c]\n'
+                                    f'password_hash = "{hash_password("Buh-pass-1")}"\nroles = ["cashier"]\n')
+    with running_gateway(dataclasses.replace(gateway_settings, auth=auth), journal_path(tmp_path)) as gw:
+        key = new_key()
+        service = soap_client(gw.server, "buh1c", "Buh-pass-1")
+        service.CLN_FIN_OPER_ADD(USER_ID=101, OP_DATE=PAY_DATE, SUMMA=Decimal("2.00"), IDEMPOTENCY_KEY=key)
+        service.CLN_FIN_OPER_ADD(USER_ID=101, OP_DATE=PAY_DATE, SUMMA=Decimal("2.00"), IDEMPOTENCY_KEY=key)
+        records = gw.journal.records(key=key)
+    assert [(r.outcome, r.caller) for r in records] == [("pending", "buh1c"), ("done", "buh1c"), ("replayed", "buh1c")]
+    assert all(r.correlation_id for r in records)
