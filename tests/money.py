@@ -96,7 +96,7 @@ def marked(emulator: Any, user: int, key: str) -> list[dict[str, Any]]:
 
 
 def journal_path(tmp: Path) -> JournalSettings:
-    return JournalSettings(path=str(tmp / "journal.sqlite3"), settle_seconds=3.0)
+    return JournalSettings(path=str(tmp / "journal.sqlite3"), settle_seconds=4.0)
 
 
 def write_config(path: Path, settings: Settings, *, listen: str, journal: dict[str, Any],

@@ -12,7 +12,7 @@ import requests
 
 from money import RunningGateway, calls, detail_code, fault_of, journal_path, marked, new_key, running_gateway
 
-FAILURES, RESET = 3, 1.5
+FAILURES, RESET = 3, 3.0  # the pause outlasts the assertions made while the circuit is open
 
 
 @pytest.fixture

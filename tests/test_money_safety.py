@@ -1,6 +1,6 @@
 """Money safety end to end: zeep -> gateway -> emulator with its fault switches (issue #5).
 
-The gateway here has a 1 s read timeout and a 3 s settle time, so lost
+The gateway here has a 1 s read timeout and a 4 s settle time, so lost
 answers and hung calls resolve within a test; every test checks the
 billing's own state (balance, operations, commits), not only the answer.
 """
@@ -18,7 +18,7 @@ import pytest
 from money import (NS, RunningGateway, calls, commits, detail_code, fault_of, journal_path, marked, new_key,
                    running_gateway)
 
-SETTLE = 3.0
+SETTLE = 4.0
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,7 @@ class PostgresJournal(SqlJournal):
         return conn
 
     @contextmanager
-    def _tx(self) -> Iterator[Any]:
+    def _tx(self, write: bool = True) -> Iterator[Any]:
         psycopg = self._psycopg
         try:
             conn = self._connection()

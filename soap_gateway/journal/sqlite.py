@@ -55,11 +55,11 @@ class SqliteJournal(SqlJournal):
         return conn
 
     @contextmanager
-    def _tx(self) -> Iterator[Any]:
+    def _tx(self, write: bool = True) -> Iterator[Any]:
         try:
             conn = self._connection()
             cur = conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
+            cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.Error as exc:
             raise JournalUnavailable(detail=f"SQLite {self.path}: {exc}") from None
         try:

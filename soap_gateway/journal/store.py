@@ -48,8 +48,8 @@ class SqlJournal:
     lock_clause = ""  # PostgreSQL: " FOR UPDATE"
     instance = ""
 
-    def _tx(self) -> AbstractContextManager[Any]:
-        """A cursor inside one write transaction (errors become JournalUnavailable)."""
+    def _tx(self, write: bool = True) -> AbstractContextManager[Any]:
+        """A cursor inside one transaction (errors become JournalUnavailable); reads need no write lock."""
         raise NotImplementedError
 
     def _sql(self, text: str) -> str:
@@ -135,7 +135,7 @@ class SqlJournal:
 
     # -- reading -------------------------------------------------------------------------------------
     def entry(self, key: str) -> Entry | None:
-        with self._tx() as cur:
+        with self._tx(write=False) as cur:
             return self._select(cur, key, lock=False)
 
     def records(self, *, since: float | None = None, until: float | None = None, key: str | None = None,
@@ -147,7 +147,7 @@ class SqlJournal:
         sql = f"SELECT id, {', '.join(AUDIT_COLUMNS)} FROM journal_audit{where} ORDER BY id"
         if limit:  # the last ``limit`` lines: newest first from the database, then put back in order
             sql, params = sql + " DESC LIMIT ?", [*params, int(limit)]
-        with self._tx() as cur:
+        with self._tx(write=False) as cur:
             self._run(cur, sql, params)
             rows = cur.fetchall()
         records = [AuditRecord(id=row[0], **dict(zip(AUDIT_COLUMNS, row[1:]))) for row in rows]
@@ -156,7 +156,7 @@ class SqlJournal:
     def entries(self, states: Iterable[str] = ()) -> list[Entry]:
         states = list(states)
         where = f" WHERE state IN ({', '.join('?' * len(states))})" if states else ""
-        with self._tx() as cur:
+        with self._tx(write=False) as cur:
             self._run(cur, f"SELECT {', '.join(ENTRY_COLUMNS)} FROM journal_entries{where} ORDER BY created_at",
                       states)
             return [_entry(row) for row in cur.fetchall()]
