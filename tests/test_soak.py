@@ -5,7 +5,7 @@ PostgreSQL journal, or one instance with several workers on the SQLite
 journal.  The emulator drops replies after committing, delays and hangs,
 answers 5xx, all at random rates set through its control endpoint.  At the
 end the billing's operations and balances must be exactly the intended
-payments, and the counts are printed (``pytest -s`` shows them).
+payments, and the counts are printed.
 """
 
 from __future__ import annotations
@@ -155,7 +155,8 @@ def plan(seed: int) -> list[list[Payment]]:
                      f"S{c:02d}-{p:02d}", when) for p in range(PAYMENTS_EACH)] for c in range(CLIENTS)]
 
 
-def soak(billing: Emulator, pki: Any, urls: list[str], journal: JournalSettings, seed: int) -> None:
+def soak(billing: Emulator, pki: Any, urls: list[str], journal: JournalSettings, seed: int,
+         capsys: pytest.CaptureFixture[str]) -> None:
     before = {user: billing.balance(user) for user in SUBSCRIBERS}
     first_new_id = 1 + max((op["ID"] for user in SUBSCRIBERS for op in billing.fin_opers(user)), default=0)
     billing.reset_stats()
@@ -200,13 +201,14 @@ def soak(billing: Emulator, pki: Any, urls: list[str], journal: JournalSettings,
     reconciled = sum(r.outcome == "done" and r.detail.startswith("reconciled") for r in records)
     assert count["conflict"] == 0
     tally = driver.tally
-    print(f"\nsoak over {len(urls)} gateway URL(s), {journal.url and 'PostgreSQL' or 'SQLite'} journal, "
+    with capsys.disabled():  # the counts belong in the run's output, passed or not
+        print(f"\nsoak over {len(urls)} gateway URL(s), {journal.url and 'PostgreSQL' or 'SQLite'} journal, "
           f"{elapsed:.1f} s: payments {len(everything)}, SOAP requests {tally.requests}, client retries "
-          f"{tally.retries}, duplicate submissions {tally.duplicates}, duplicates suppressed {count['replayed']}, "
-          f"OutcomeUnknown answers {tally.outcome_unknown}, client timeouts {tally.client_timeouts}, "
-          f"reconciliations {count['reconciling'] + reconciled} (found in the billing {reconciled}), "
-          f"billing CLN_FIN_OPER_ADD requests {stats['calls'].get('CLN_FIN_OPER_ADD', 0)}, commits "
-          f"{stats['commits']}, replies dropped {stats['dropped']}, faults fired {stats['faults']}")
+              f"{tally.retries}, duplicate submissions {tally.duplicates}, duplicates suppressed "
+              f"{count['replayed']}, OutcomeUnknown answers {tally.outcome_unknown}, client timeouts "
+              f"{tally.client_timeouts}, reconciliations {count['reconciling'] + reconciled} (found in the billing "
+              f"{reconciled}), billing CLN_FIN_OPER_ADD requests {stats['calls'].get('CLN_FIN_OPER_ADD', 0)}, "
+              f"commits {stats['commits']}, replies dropped {stats['dropped']}, faults fired {stats['faults']}")
     assert stats["dropped"] > 0 and reconciled > 0 and count["replayed"] > 0  # the faults really were exercised
 
 
@@ -222,19 +224,20 @@ def gateway_config(tmp: Path, name: str, base: Any, billing: Emulator, journal: 
 
 @pytest.mark.slow
 def test_soak_two_instances_sharing_a_postgresql_journal(billing: Emulator, pki: Any, postgres: Any,
-                                                         gateway_settings: Any, tmp_path: Path) -> None:
+                                                         gateway_settings: Any, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
     journal = {"url": postgres.database(), "settle_seconds": 2.0}
     config_a, port_a = gateway_config(tmp_path, "a", gateway_settings, billing, journal, workers=2)
     config_b, port_b = gateway_config(tmp_path, "b", gateway_settings, billing, journal, workers=2)
     with served(config_a, port_a, tmp_path / "a.log"), served(config_b, port_b, tmp_path / "b.log"):
         soak(billing, pki, [f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"],
-             JournalSettings(**journal), seed=1)
+             JournalSettings(**journal), seed=1, capsys=capsys)
 
 
 @pytest.mark.slow
 def test_soak_one_instance_with_several_workers_on_sqlite(billing: Emulator, pki: Any, gateway_settings: Any,
-                                                          tmp_path: Path) -> None:
+                                                          tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     journal = {"path": str(tmp_path / "journal.sqlite3"), "settle_seconds": 2.0}
     config, port = gateway_config(tmp_path, "single", gateway_settings, billing, journal, workers=3)
     with served(config, port, tmp_path / "single.log"):
-        soak(billing, pki, [f"http://127.0.0.1:{port}"], JournalSettings(**journal), seed=2)
+        soak(billing, pki, [f"http://127.0.0.1:{port}"], JournalSettings(**journal), seed=2, capsys=capsys)
