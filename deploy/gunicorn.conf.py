@@ -17,7 +17,7 @@ from soap_gateway.ops import multiproc
 
 multiproc.ensure_dir()
 
-from soap_gateway.config import Settings, check_runtime  # noqa: E402  (after the variable is set)
+from soap_gateway.config import Settings, check_runtime, write_budget  # noqa: E402  (after the variable is set)
 from soap_gateway.errors import ConfigurationError  # noqa: E402
 
 try:
@@ -45,8 +45,10 @@ worker_class = "gthread" if threads > 1 else "sync"
 timeout = max(_settings.server.timeout, int(_settings.billing.read_timeout) + 10)
 
 # On SIGTERM (systemctl stop, a deploy) requests in flight get this long to
-# finish; a payment already sent to the billing should get its answer.
-graceful_timeout = int(_settings.billing.read_timeout) + 5
+# finish: the longest a journaled write can take (its post and the lookups
+# that reconcile a lost answer), so a payment under way is settled in the
+# journal before its worker exits.  The unit's TimeoutStopSec must exceed it.
+graceful_timeout = max(30, int(write_budget(_settings.billing, _settings.journal)) + 1)
 
 # Behind nginx, which keeps upstream connections open for a few seconds.
 keepalive = 5
@@ -82,3 +84,10 @@ def on_starting(server):  # noqa: ANN001 - gunicorn hook signature
 def child_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
     """Forget a dead worker's in-flight and circuit gauges."""
     multiproc.worker_exited(worker.pid)
+
+
+def worker_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
+    """Close the worker's journal connections once its last request has finished."""
+    gateway = getattr(getattr(worker, "wsgi", None), "gateway", None)
+    if gateway is not None:
+        gateway.close()

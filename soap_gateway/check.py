@@ -24,13 +24,11 @@ def run_checks(config_path: str | None, out: TextIO = sys.stdout) -> int:
     def journal() -> str:
         from .journal import open_journal
 
-        settings = state["settings"].journal
-        store = open_journal(settings)
+        store = open_journal(state["settings"].journal)
         try:
-            unknown = store.entries(["unknown"])
+            unknown, where = store.entries(["unknown"]), store.where
         finally:
             store.close()
-        where = "PostgreSQL (journal.url)" if settings.url else f"SQLite {settings.path}"
         if unknown:
             where += f"  WARNING: {len(unknown)} write(s) of unknown outcome: soap-gateway journal --outcome unknown"
         return where

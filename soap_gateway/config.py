@@ -122,6 +122,18 @@ class JournalSettings:
     wait_seconds: float = 0.0
 
 
+def write_budget(billing: BillingSettings, journal: JournalSettings) -> float:
+    """Seconds one journaled write may take: its post and its lookups, each try within the timeouts.
+
+    A key's lease lasts that long, and a graceful shutdown waits that long.
+    """
+    if journal.lease_seconds:
+        return journal.lease_seconds
+    per_call = billing.connect_timeout + billing.read_timeout
+    lookups = 2 * (1 + billing.read_retries)
+    return per_call * (2 + lookups) + 10
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the gateway is configured with."""
@@ -301,8 +313,7 @@ def check_runtime(settings: Settings) -> None:
     """What serving needs beyond well-formed settings: the values set, the files there and readable.
 
     Apart from ``Settings.load`` so that offline commands (``soap-gateway wsdl``)
-    work on a machine without the certificate.  The journal's path is checked by
-    the journal feature, which owns that setting.
+    work on a machine without the certificate.
     """
     billing = settings.billing
     required = ["url", "login", "password"]
@@ -317,6 +328,12 @@ def check_runtime(settings: Settings) -> None:
     files += [("catalogue_files", path) for path in billing.catalogue_files]
     for name, path in files:
         _check_file(f"billing.{name}", Path(path), _FILE_ADVICE[name])
+    journal = settings.journal
+    if not journal.url:
+        directory = Path(journal.path).expanduser().absolute().parent
+        if not directory.is_dir() or not os.access(directory, os.W_OK):
+            raise ConfigurationError(f"journal.path: {directory} is not a directory the gateway can write to; "
+                                     "create it (e.g. /var/lib/soap-gateway, owned by the gateway's user)")
 
 
 def _check_file(key: str, path: Path, advice: str) -> None:

@@ -13,7 +13,10 @@ from typing import Any, Mapping
 from .backend import BillingClient, Credentials, Row
 from .config import JournalSettings, Settings
 from .errors import AuthenticationFailed, BillingError, ConfigurationError
-from .journal import SqlJournal, Who, WriteGuard, open_journal
+from .journal import open_journal
+from .journal.guard import WriteGuard
+from .journal.model import Who
+from .journal.store import SqlJournal
 from .security.roles import Principal, redact, secret_columns
 
 

@@ -15,8 +15,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from .config import Settings, check_runtime
-from .journal.guard import write_budget
+from .config import Settings, check_runtime, write_budget
 from .ops import multiproc
 
 log = logging.getLogger("soap_gateway")

@@ -12,7 +12,6 @@ import requests
 import zeep
 from lxml import etree
 
-from soap_gateway.backend import BillingClient
 from soap_gateway.config import Settings
 from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
@@ -35,7 +34,7 @@ def secured_gateway(base: Settings, auth: Any, **server: Any) -> Iterator[Backgr
     http = BackgroundServer(None)
     settings = dataclasses.replace(base, auth=auth, server=dataclasses.replace(
         base.server, listen=f"127.0.0.1:{http.port}", **server))
-    app = create_app(settings, Gateway(BillingClient.from_settings(settings.billing)))
+    app = create_app(settings, Gateway.from_settings(settings))  # with its journal, as in production
     http.set_app(app)
     http.app = app  # type: ignore[attr-defined]
     try:

@@ -67,5 +67,6 @@ def test_the_billing_side_knows_nothing_of_soap() -> None:
 
 
 def test_journal_databases_stay_in_their_stores() -> None:
-    assert set(_where("psycopg")) <= {"journal/postgres.py"}, _where("psycopg")
+    for library in ("psycopg", "psycopg_pool"):
+        assert set(_where(library)) <= {"journal/postgres.py"}, _where(library)
     assert {p for p in _where("sqlite3") if not p.startswith("emulator/")} == {"journal/sqlite.py"}

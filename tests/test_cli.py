@@ -110,7 +110,7 @@ def test_serve_runs_gunicorn_workers_that_answer(billing_settings: Any, tmp_path
     env = {**os.environ, "PYTHONPATH": str(ROOT), **_env(billing_settings),
            "SOAP_GATEWAY_LISTEN": f"127.0.0.1:{port}", "SOAP_GATEWAY_PUBLIC_URL": "https://gw.isp.example/soap"}
     process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, env=env)
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -378,7 +378,7 @@ def test_soap_gateway_serve_runs_gunicorn_with_shared_metrics(billing_settings: 
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
         process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
-                                   env=env, stdout=sink, stderr=subprocess.STDOUT)
+                                   env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=tmp_path)  # its journal
     try:
         wait_until_up(port, process, log, "/healthz")
         url = f"http://127.0.0.1:{port}"

@@ -49,7 +49,7 @@ def test_healthz_says_the_process_is_alive(gateway_server: Any, emulator: Any) -
 def test_ready_with_each_check_and_its_latency(gateway_server: Any) -> None:
     status, checks = readyz(gateway_server)
     assert status == 200
-    assert list(checks) == ["login", "billing"]
+    assert list(checks) == ["login", "billing", "circuit_breaker", "journal"]
     for check in checks.values():
         assert check["state"] == "ok" and isinstance(check["latency_ms"], float) and check["latency_ms"] >= 0
     assert checks["login"]["detail"] == "session of Administrator"

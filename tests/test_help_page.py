@@ -51,7 +51,8 @@ def test_chromium_renders_every_operation(gateway_server: Any, browser: str, tmp
         text = section.text_content()
         assert proc.doc_ru in text and proc.doc_en in text  # both languages' descriptions, on both pages
         rows = section.xpath(".//table[@class='params']//tr[td]")
-        assert [r.findtext("td") for r in rows] == [a.name for a in proc.params]
+        key = ["IDEMPOTENCY_KEY"] if proc.idempotent else []  # docs/money-safety.md
+        assert [r.findtext("td") for r in rows] == [a.name for a in proc.params] + key
         assert section.xpath(".//pre[@class='sample']")
 
 
@@ -70,7 +71,9 @@ def test_parameters_show_type_length_and_required(page: bytes) -> None:
         (tr,) = dom.xpath(f"//section[@id='{operation}']//table[@class='params']//tr[td[1]='{name}']")
         return [td.text_content().strip() for td in tr.findall("td")]
 
-    assert row("CLN_FIN_OPER_ADD", "DESCR")[:5] == ["DESCR", "xs:string", "255", "нет", "VARCHAR(255)"]
+    # 255 less the room of the gateway's reconciliation marker (docs/money-safety.md)
+    assert row("CLN_FIN_OPER_ADD", "DESCR")[:5] == ["DESCR", "xs:string", "233", "нет", "VARCHAR(255)"]
+    assert row("CLN_FIN_OPER_ADD", "IDEMPOTENCY_KEY")[:4] == ["IDEMPOTENCY_KEY", "xs:string", "64", "нет"]
     assert row("CLN_FIN_OPER_ADD", "USER_ID")[:5] == ["USER_ID", "xs:int", "", "да", "INTEGER"]
     assert row("CLN_FIN_OPER_ADD", "SUMMA")[1] == "xs:decimal"
     (reply,) = dom.xpath("//section[@id='CLN_FIN_OPER']//code[@class='reply-type']/text()")

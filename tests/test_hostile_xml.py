@@ -55,7 +55,8 @@ def _free_port() -> int:
 def served(billing_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """`soap-gateway serve` in a subprocess; yields its URL and its single worker's pid."""
     port = _free_port()
-    config = tmp_path_factory.mktemp("serve") / "gateway.toml"
+    workdir = tmp_path_factory.mktemp("serve")
+    config = workdir / "gateway.toml"
     b = billing_settings
     config.write_text(f"""
 [billing]
@@ -80,7 +81,7 @@ roles = ["admin"]
 """, encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(REPO))
     master = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=workdir)  # its journal
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

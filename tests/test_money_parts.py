@@ -157,3 +157,16 @@ def test_stored_rows_come_back_typed() -> None:
 def test_fingerprint_is_the_wire_payload() -> None:
     assert fingerprint("P", ["1", "100.00"]) == fingerprint("P", ["1", "100.00"]) != fingerprint("P", ["1", "100.01"])
     assert fingerprint("P", ["1"]) != fingerprint("Q", ["1"])
+
+
+def test_the_journal_command_loads_nothing_of_the_billing_side() -> None:
+    """gunicorn's metrics mode is fixed when prometheus_client is first imported (ops/multiproc.py);
+    building the command line, which includes ``journal``, must not import it before ``serve`` decides."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from soap_gateway import cli; cli._parser(); "
+            "print(sorted(m for m in ('prometheus_client', 'soap_gateway.backend') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).parent.parent)
+    assert done.stdout.strip() == "[]", done.stderr

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Iterator
 
 import pytest
+import requests
 
 from money import (NS, RunningGateway, calls, commits, detail_code, fault_of, journal_path, marked, new_key,
                    running_gateway)
@@ -207,13 +208,21 @@ def test_every_write_is_audited_without_secrets(gw: RunningGateway, emulator: An
     assert "Secret" not in dumped and "servicemode" not in dumped
 
 
+def journal_check(gw: RunningGateway) -> tuple[str, str]:
+    response = requests.get(f"{gw.url}/readyz", timeout=10)
+    (check,) = [c for c in response.json()["checks"] if c["name"] == "journal"]
+    return check["state"], check["detail"]
+
+
 def test_no_journal_no_write(gateway_settings: Any, emulator: Any, tmp_path: Any) -> None:
     import shutil
 
     directory = tmp_path / "journal"
     directory.mkdir()
     with running_gateway(gateway_settings, journal_path(directory)) as broken:
+        assert journal_check(broken) == ("ok", f"SQLite {directory / 'journal.sqlite3'}: 0 write(s) of unknown outcome")
         shutil.rmtree(directory)  # the journal's disk is gone
+        assert journal_check(broken)[0] == "failed"
         sent = calls(emulator, "CLN_FIN_OPER_ADD")
         for key in (new_key(), None):
             fault = fault_of(lambda: pay(broken, key, amount="1.00"))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from soap_gateway.check import run_checks
-from soap_gateway.config import BillingSettings, ServerSettings, Settings, check_runtime
+from soap_gateway.config import BillingSettings, JournalSettings, ServerSettings, Settings, check_runtime
 from soap_gateway.errors import ConfigurationError
 
 DEPLOY = Path(__file__).parent.parent / "deploy"
@@ -81,7 +81,7 @@ def test_example_config_loads_and_shows_every_setting() -> None:
     settings = Settings.load(EXAMPLE, {})
     assert settings.server.public_url.startswith("https://")
     data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
-    for section, cls in (("billing", BillingSettings), ("server", ServerSettings)):
+    for section, cls in (("billing", BillingSettings), ("server", ServerSettings), ("journal", JournalSettings)):
         names = {f.name for f in dataclasses.fields(cls)}
         assert set(data[section]) == names, f"[{section}] of the example differs from the settings: " \
                                             f"{sorted(names ^ set(data[section]))}"
@@ -91,10 +91,12 @@ def test_example_config_defaults_match_the_code() -> None:
     """Where the example shows a default, it is the code's default (the file must not drift)."""
     example, defaults = Settings.load(EXAMPLE, {}), Settings()
     for name in ("login_mode", "connect_timeout", "read_timeout", "read_retries", "pool_size", "timezone",
-                 "timestamp_format", "session_expired_patterns"):
+                 "timestamp_format", "session_expired_patterns", "breaker_failures", "breaker_reset_seconds"):
         assert getattr(example.billing, name) == getattr(defaults.billing, name), name
     for name in ("listen", "workers", "threads", "timeout", "max_body_bytes", "datetime_output", "log_format"):
         assert getattr(example.server, name) == getattr(defaults.server, name), name
+    for name in ("url", "settle_seconds", "lease_seconds", "wait_seconds"):
+        assert getattr(example.journal, name) == getattr(defaults.journal, name), name
 
 
 def test_env_example_names_only_the_fixed_variables() -> None:
@@ -114,6 +116,7 @@ def write_config(tmp_path: Path, billing: BillingSettings, **overrides: str) -> 
     values = {"url": billing.url, "cert": billing.cert, "ca": billing.ca, "server_name": billing.server_name,
               "login": billing.login, "password": billing.password, **overrides}
     lines = ["[billing]"] + [f'{key} = "{value}"' for key, value in values.items()]
+    lines += ["[journal]", f'path = "{tmp_path / "journal.sqlite3"}"']
     path = tmp_path / "gateway.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -132,8 +135,8 @@ def test_check_walks_every_step(tmp_path: Path, billing_settings: BillingSetting
     out = io.StringIO()
     assert run_checks(str(write_config(tmp_path, billing_settings)), out) == 0
     lines = out.getvalue().splitlines()
-    assert [line.split(":")[0] for line in lines[:4]] == ["ok    configuration", "ok    certificate", "ok    login",
-                                                         "ok    read"]
+    assert [line.split(":")[0] for line in lines[:5]] == ["ok    configuration", "ok    journal", "ok    certificate",
+                                                         "ok    login", "ok    read"]
     assert lines[-1] == "everything works"
 
 

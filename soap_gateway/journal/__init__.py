@@ -1,22 +1,32 @@
-"""The durable write journal and audit trail (docs/money-safety.md): stores, reconciliation, the guard."""
+"""The durable write journal and audit trail (docs/money-safety.md): stores, reconciliation, the guard.
+
+Importing the package loads nothing else of ours: ``soap-gateway journal``
+builds its arguments before gunicorn's metrics directory is decided, and
+prometheus_client must not be imported before that (ops/multiproc.py).
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..config import JournalSettings
-from .guard import WriteGuard
-from .model import AuditRecord, Entry, Who
-from .store import SqlJournal
+from ..errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .store import SqlJournal
 
 
 def open_journal(settings: JournalSettings) -> SqlJournal:
     """The PostgreSQL journal when ``url`` is set, else the SQLite file at ``path``."""
     if settings.url:
-        from .postgres import PostgresJournal
-
+        try:
+            from .postgres import PostgresJournal
+        except ImportError:
+            raise ConfigurationError("journal.url needs psycopg: pip install 'soap-gateway[postgres]'") from None
         return PostgresJournal(settings.url)
     from .sqlite import SqliteJournal
 
     return SqliteJournal(settings.path)
 
 
-__all__ = ["AuditRecord", "Entry", "SqlJournal", "Who", "WriteGuard", "open_journal"]
+__all__ = ["open_journal"]

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 
 from ..backend import BillingClient, Row
 from ..catalogue import Procedure
-from ..config import BillingSettings, JournalSettings
+from ..config import JournalSettings, write_budget
 from ..errors import (AuthenticationFailed, BillingError, BillingUnavailable, ConfigurationError, GatewayError,
                       IdempotencyConflict, InvalidArgument, JournalUnavailable, OutcomeUnknown, PermissionDenied,
                       SessionExpired)
@@ -31,18 +31,6 @@ from .store import SqlJournal
 
 log = logging.getLogger("soap_gateway.journal")
 Send = Callable[[Mapping[str, Any]], list[Row]]
-
-
-def write_budget(billing: BillingSettings, journal: JournalSettings) -> float:
-    """Seconds one journaled write may take: its post and its lookups, each try within the timeouts.
-
-    A key's lease lasts that long, and a graceful shutdown waits that long.
-    """
-    if journal.lease_seconds:
-        return journal.lease_seconds
-    per_call = billing.connect_timeout + billing.read_timeout
-    lookups = 2 * (1 + billing.read_retries)
-    return per_call * (2 + lookups) + 10
 
 
 class WriteGuard:

@@ -13,9 +13,10 @@ import decimal
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
-from ..backend import Row
+if TYPE_CHECKING:
+    from ..backend import Row
 
 PENDING, DONE, FAILED, UNKNOWN = "pending", "done", "failed", "unknown"
 STATES = (PENDING, DONE, FAILED, UNKNOWN)
@@ -107,6 +108,8 @@ def dump_rows(rows: list[Row]) -> str:
 
 
 def load_rows(text: str | None) -> list[Row]:
+    from ..backend import Row  # here: the journal command runs without the billing side
+
     return [Row({k: _untag(v) for k, v in r["values"].items()}, dict(r["extra"])) for r in json.loads(text or "[]")]
 
 

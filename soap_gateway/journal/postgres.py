@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from ..errors import ConfigurationError, JournalUnavailable
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..errors import JournalUnavailable
 from .store import AUDIT_DDL, ENTRIES_DDL, INDEXES, SqlJournal
 
 SCHEMA_LOCK = 0x6A6F75726E616C  # pg_advisory_xact_lock: workers starting together create the schema once
@@ -35,17 +37,16 @@ class PostgresJournal(SqlJournal):
 
     lock_clause = " FOR UPDATE"
 
-    def __init__(self, url: str) -> None:
-        try:
-            import psycopg
-        except ImportError:
-            raise ConfigurationError("journal.url needs psycopg: pip install 'soap-gateway[postgres]'") from None
-        self._psycopg = psycopg
-        self._url = url
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        self.where = "PostgreSQL (journal.url)"
         self.instance = f"{socket.gethostname()}:{os.getpid()}"
-        self._local = threading.local()
-        self._all: list[Any] = []
-        self._lock = threading.Lock()
+        self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False, timeout=CONNECT_TIMEOUT,
+                                    kwargs={"connect_timeout": CONNECT_TIMEOUT, "application_name": "soap-gateway"})
+        try:
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        except (psycopg.Error, PoolTimeout) as exc:  # the server is not there, or refuses us
+            self._pool.close()
+            raise JournalUnavailable(detail=f"PostgreSQL: cannot connect ({_reason(exc)})") from None
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             for statement in (ENTRIES_DDL, AUDIT_DDL.format(id="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
@@ -55,41 +56,21 @@ class PostgresJournal(SqlJournal):
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s")
 
-    def _connection(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or getattr(self._local, "pid", None) != os.getpid():
-            conn = self._psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-                                         application_name="soap-gateway")
-            self._local.conn, self._local.pid = conn, os.getpid()
-            with self._lock:
-                self._all.append(conn)
-        return conn
-
     @contextmanager
     def _tx(self, write: bool = True) -> Iterator[Any]:
-        psycopg = self._psycopg
+        # The pool hands out a connection inside a transaction and commits (or
+        # rolls back) when the block ends; broken connections are replaced.
         try:
-            conn = self._connection()
-        except psycopg.Error as exc:
-            raise JournalUnavailable(detail=f"PostgreSQL: {_reason(exc)}") from None
-        try:
-            with conn.transaction(), conn.cursor() as cur:
+            with self._pool.connection() as conn, conn.cursor() as cur:
                 yield cur
-        except psycopg.Error as exc:
-            if conn.broken:
-                self._local.conn = None  # the next call connects again
+        except (psycopg.Error, PoolTimeout) as exc:
             raise JournalUnavailable(detail=f"PostgreSQL: {_reason(exc)}") from None
 
     def close(self) -> None:
-        with self._lock:
-            connections, self._all = self._all, []
-        for conn in connections:
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001 - closing at shutdown, nothing to report
-                pass
+        self._pool.close()
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: BaseException) -> str:
     # psycopg's connection errors can quote the conninfo; keep the first line, which does not
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

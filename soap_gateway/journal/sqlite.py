@@ -1,4 +1,4 @@
-"""The journal in one SQLite file: WAL, BEGIN IMMEDIATE, one connection per thread.
+"""The journal in one SQLite file: WAL, BEGIN IMMEDIATE, a connection per transaction.
 
 Safe for every worker process and thread of one machine: BEGIN IMMEDIATE
 takes SQLite's write lock before the key is read, so two workers never
@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-import threading
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -30,55 +29,41 @@ class SqliteJournal(SqlJournal):
     """The default journal: a file shared by the workers of one instance."""
 
     def __init__(self, path: str) -> None:
-        self.path = str(Path(path).expanduser())
+        self.path = str(Path(path).expanduser().absolute())  # relative: to the working directory
+        self.where = f"SQLite {self.path}"
         self.instance = f"{socket.gethostname()}:{os.getpid()}"
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        parent = Path(self.path).parent
-        if not parent.is_dir():
+        if not Path(self.path).parent.is_dir():
             raise JournalUnavailable(detail=f"the directory of journal.path {self.path} does not exist")
+        try:
+            with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
+        except sqlite3.Error as exc:
+            raise JournalUnavailable(detail=f"{self.where}: {exc}") from None
         with self._tx() as cur:
             for statement in (ENTRIES_DDL, AUDIT_DDL.format(id="INTEGER PRIMARY KEY AUTOINCREMENT"),
                               *INDEXES, *APPEND_ONLY):
                 cur.execute(statement)
 
-    def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-            conn.execute("PRAGMA synchronous=FULL")  # a committed 'pending' survives a power cut
-            self._local.conn, self._local.pid = conn, os.getpid()
-            with self._lock:
-                self._all.append(conn)
-        return conn
-
     @contextmanager
     def _tx(self, write: bool = True) -> Iterator[Any]:
+        # A connection per transaction: opening a local file costs less than a
+        # thread-local cache that short-lived threads (dev server, probes) leak.
         try:
-            conn = self._connection()
-            cur = conn.cursor()
-            cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
         except sqlite3.Error as exc:
-            raise JournalUnavailable(detail=f"SQLite {self.path}: {exc}") from None
-        try:
-            yield cur
-            conn.execute("COMMIT")
-        except BaseException as exc:
+            raise JournalUnavailable(detail=f"{self.where}: {exc}") from None
+        with closing(conn):
             try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            if isinstance(exc, sqlite3.Error):
-                raise JournalUnavailable(detail=f"SQLite {self.path}: {exc}") from None
-            raise
-
-    def close(self) -> None:
-        with self._lock:
-            connections, self._all = self._all, []
-        for conn in connections:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+                conn.execute("PRAGMA synchronous=FULL")  # a committed 'pending' survives a power cut
+                cur = conn.cursor()
+                cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                yield cur
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise JournalUnavailable(detail=f"{self.where}: {exc}") from None
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise

@@ -46,7 +46,8 @@ class SqlJournal:
     """The journal's operations over a DB-API connection; subclasses supply transactions."""
 
     lock_clause = ""  # PostgreSQL: " FOR UPDATE"
-    instance = ""
+    instance = ""  # host:pid, in every audit line this process writes
+    where = ""  # where the journal is, for people (never a password)
 
     def _tx(self, write: bool = True) -> AbstractContextManager[Any]:
         """A cursor inside one transaction (errors become JournalUnavailable); reads need no write lock."""
@@ -134,6 +135,13 @@ class SqlJournal:
             return replace(entry, state=state, reason=reason)
 
     # -- reading -------------------------------------------------------------------------------------
+    def ping(self) -> str:
+        """The readiness check: the journal answers; how many writes wait for reconciliation."""
+        with self._tx(write=False) as cur:
+            self._run(cur, "SELECT COUNT(*) FROM journal_entries WHERE state = ?", (UNKNOWN,))
+            (unknown,) = cur.fetchone()
+        return f"{self.where}: {unknown} write(s) of unknown outcome"
+
     def entry(self, key: str) -> Entry | None:
         with self._tx(write=False) as cur:
             return self._select(cur, key, lock=False)

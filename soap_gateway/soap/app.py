@@ -163,9 +163,10 @@ class GatewayWSGI:
         self.spyne.event_manager.add_listener("wsgi_close", _record_outcome)
         self.routes: dict[str, Callable[[dict[str, Any]], tuple[str, list[tuple[str, str]], bytes]]] = {
             "/healthz": lambda environ: _json("200 OK", {"status": "ok"}),
-            "/readyz": lambda environ: _readiness(self.gateway),
         }
         self.readiness = endpoints.install(self)
+        if gateway.journal is not None:
+            self.readiness.add("journal", gateway.journal.ping)
         self._circuit_state = getattr(gateway.client, "circuit_state", None)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -261,14 +262,6 @@ def _fault(start_response: Callable[..., Any], status: str, faultcode: str, code
 
 def _json(status: str, payload: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
     return status, [("Content-Type", "application/json")], json.dumps(payload).encode()
-
-
-def _readiness(gateway: Gateway) -> tuple[str, list[tuple[str, str]], bytes]:
-    """Not ready while the billing circuit is open: this worker would only refuse calls."""
-    circuit = gateway.circuit_state()
-    if circuit == "open":
-        return _json("503 Service Unavailable", {"status": "not ready", "billing_circuit": circuit})
-    return _json("200 OK", {"status": "ready", "billing_circuit": circuit})
 
 
 def create_app(settings: Settings, gateway: Gateway | None = None) -> GatewayWSGI:

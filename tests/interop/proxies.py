@@ -35,8 +35,9 @@ def _compare(where: str, proc: Procedure, params: list[tuple[str, str]], fields:
     """Problems of one operation: parameters (name, type) in order and result fields {name: type}."""
     found = []
     names = [name for name, _ in params]
-    if names != [a.name for a in proc.params]:
-        found.append(f"{where}{proc.name}: parameters {names}, want the wrapped {[a.name for a in proc.params]}")
+    wanted = [a.name for a in proc.params] + (["IDEMPOTENCY_KEY"] if proc.idempotent else [])  # money-safety.md
+    if names != wanted:
+        found.append(f"{where}{proc.name}: parameters {names}, want the wrapped {wanted}")
     by_name = dict(params)
     for arg in proc.params:
         got = by_name.get(arg.name)

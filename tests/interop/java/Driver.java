@@ -32,6 +32,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.UUID;
 
 import javax.jws.WebMethod;
 import javax.xml.datatype.DatatypeFactory;
@@ -136,9 +137,10 @@ public final class Driver {
 
     Map<String, Object> pay() {
         JsonObject a = args("pay");
+        // IDEMPOTENCY_KEY: in real use the document's own id, the same on every retry.
         paidId = port.clnFINOPERADD(userId, when(a.get("OP_DATE").getAsString()),
                 new BigDecimal(a.get("SUMMA").getAsString()), a.get("DESCR").getAsString(),
-                a.get("NUMBER").getAsString()).getID();
+                a.get("NUMBER").getAsString(), UUID.randomUUID().toString()).getID();
         return Map.of("ID", paidId);
     }
 
@@ -192,7 +194,7 @@ public final class Driver {
         JsonObject a = args("fault");
         try {
             port.clnFINOPERADD(userId, when(a.get("OP_DATE").getAsString()),
-                    new BigDecimal(a.get("SUMMA").getAsString()), null, a.get("NUMBER").getAsString());
+                    new BigDecimal(a.get("SUMMA").getAsString()), null, a.get("NUMBER").getAsString(), null);
         } catch (SOAPFaultException e) {
             SOAPFault fault = e.getFault();
             Map<String, Object> out = new LinkedHashMap<>();

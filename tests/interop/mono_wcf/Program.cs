@@ -125,8 +125,9 @@ public class Driver
     object pay()
     {
         var a = Args("pay");
+        // IDEMPOTENCY_KEY: in real use the document's own id, the same on every retry.
         CLN_FIN_OPER_ADD_Status posted = client.CLN_FIN_OPER_ADD(userId, When(a["OP_DATE"]),
-            decimal.Parse((string)a["SUMMA"], Inv), (string)a["DESCR"], (string)a["NUMBER"]);
+            decimal.Parse((string)a["SUMMA"], Inv), (string)a["DESCR"], (string)a["NUMBER"], Guid.NewGuid().ToString());
         paidId = posted.ID;
         return new Dictionary<string, object> { { "ID", posted.ID } };
     }
@@ -180,7 +181,7 @@ public class Driver
         try
         {
             client.CLN_FIN_OPER_ADD(userId, When(a["OP_DATE"]), decimal.Parse((string)a["SUMMA"], Inv), null,
-                (string)a["NUMBER"]);
+                (string)a["NUMBER"], null);
         }
         catch (FaultException<GatewayFault> e)
         {

@@ -92,6 +92,7 @@ class Run {
     // A dateTime is passed as wall-clock text: a JS Date would be sent in UTC ('Z').
     const posted = await call(this.client, 'CLN_FIN_OPER_ADD', {
       USER_ID: this.userId, OP_DATE: a.OP_DATE, SUMMA: a.SUMMA, DESCR: a.DESCR, NUMBER: a.NUMBER,
+      IDEMPOTENCY_KEY: require('crypto').randomUUID(),
     });
     this.paidId = posted.ID;
     return { ID: posted.ID };

@@ -86,7 +86,7 @@ final class Run
         $a = $this->args('pay');
         $posted = $this->client->CLN_FIN_OPER_ADD([
             'USER_ID' => $this->userId, 'OP_DATE' => $a['OP_DATE'], 'SUMMA' => $a['SUMMA'],
-            'DESCR' => $a['DESCR'], 'NUMBER' => $a['NUMBER'],
+            'DESCR' => $a['DESCR'], 'NUMBER' => $a['NUMBER'], 'IDEMPOTENCY_KEY' => bin2hex(random_bytes(16)),
         ])->CLN_FIN_OPER_ADDResult;
         $this->paidId = $posted->ID;
         return ['ID' => $posted->ID];

@@ -11,6 +11,7 @@ import decimal
 import json
 import os
 import sys
+import uuid
 from typing import Any, Callable
 
 import requests
@@ -71,7 +72,7 @@ class Run:
         a = self.args("pay")
         posted = self.service.CLN_FIN_OPER_ADD(USER_ID=self.user_id, OP_DATE=when(a["OP_DATE"]),
                                                SUMMA=decimal.Decimal(a["SUMMA"]), DESCR=a["DESCR"],
-                                               NUMBER=a["NUMBER"])
+                                               NUMBER=a["NUMBER"], IDEMPOTENCY_KEY=str(uuid.uuid4()))
         self.paid_id = posted.ID
         return {"ID": posted.ID}
 
