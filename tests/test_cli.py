@@ -18,10 +18,11 @@ from soap_gateway.certs import create_ca
 ROOT = Path(__file__).parent.parent
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
+            cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "soap_gateway", *args], capture_output=True, text=True,
-                          env=environ, timeout=timeout, cwd=ROOT)
+                          env=environ, timeout=timeout, cwd=cwd)
 
 
 def test_wsdl_command_prints_the_committed_wsdl(tmp_path: Path) -> None:
@@ -66,8 +67,8 @@ def _env(billing_settings: Any, **overrides: str) -> dict[str, str]:
     return {**env, **overrides}
 
 
-def test_check_passes_against_a_working_billing(billing_settings: Any) -> None:
-    result = run_cli("check", env=_env(billing_settings))
+def test_check_passes_against_a_working_billing(billing_settings: Any, tmp_path: Path) -> None:
+    result = run_cli("check", env=_env(billing_settings), cwd=tmp_path)  # its journal lands there
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok    login: logged in as Administrator" in result.stdout
     assert "everything works" in result.stdout
@@ -89,7 +90,7 @@ def test_check_says_what_is_wrong(billing_settings: Any, pki: Any, tmp_path: Pat
         "unreachable": {"SOAP_GATEWAY_BILLING_URL": "https://127.0.0.1:9/api.php"},
         "login-refused": {"SOAP_GATEWAY_BILLING_PASSWORD": "not-the-password"},
     }[case]
-    result = run_cli("check", env=_env(billing_settings, **overrides))
+    result = run_cli("check", env=_env(billing_settings, **overrides), cwd=tmp_path)
     assert result.returncode == 1
     assert "FAIL" in result.stdout and expected in result.stdout, result.stdout
     assert "Wrong123" not in result.stdout + result.stderr
@@ -117,7 +118,7 @@ def test_serve_runs_gunicorn_workers_that_answer(billing_settings: Any, tmp_path
             try:
                 if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or no worker booted yet
                 pass
             assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
             time.sleep(0.2)

@@ -89,7 +89,7 @@ roles = ["admin"]
             try:
                 if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or no worker booted yet
                 pass
             if master.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"soap-gateway serve did not start: {master.stderr.read().decode()[-2000:]}")
