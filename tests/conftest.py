@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import certifi
 import pytest
 
+from probe import CASHIER_PFX_PASSWORD
 from soap_gateway.backend import BillingClient
 from soap_gateway.certs import create_demo_pki
 from soap_gateway.config import BillingSettings, JournalSettings, ServerSettings, Settings
@@ -27,7 +28,6 @@ from postgres_server import postgres  # noqa: F401  (the PostgreSQL fixture of t
 
 BILLING_DOMAIN = "billing.test"
 ADMIN = ("Administrator", "servicemode")
-CASHIER_PFX_PASSWORD = "Kassa2024"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 

@@ -14,26 +14,12 @@ from typing import Any, Iterator
 
 import pytest
 
+from probe import Probe
 from soap_gateway.backend import BillingClient, Credentials
 from soap_gateway.emulator import Emulator
 from soap_gateway.errors import AuthenticationFailed, BillingError, InvalidArgument, SessionExpired
 
 IVANOV = {"SELECT_ID": 101}
-
-
-class Probe:
-    """What the emulator saw since the probe was taken (the emulator is shared: deltas only)."""
-
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
-        self.start = len(emulator.requests())
-        self.before = emulator.stats()
-
-    def requests(self, proc: str | None = None) -> list[Any]:
-        return [r for r in self.emulator.requests()[self.start:] if proc is None or r.proc == proc]
-
-    def delta(self, counter: str) -> int:
-        return int(self.emulator.stats()[counter] - self.before[counter])
 
 
 @pytest.fixture(scope="module")

@@ -18,30 +18,14 @@ import certifi
 import pytest
 
 from soap_gateway import certs
+from probe import CASHIER_PFX_PASSWORD, Probe
 from soap_gateway.backend import BillingClient
 from soap_gateway.backend.tls import server_certificate_fingerprint
 from soap_gateway.emulator import Emulator
 from soap_gateway.errors import (BillingError, BillingTimeout, BillingUnavailable, ConfigurationError,
                                  MalformedReply, OutcomeUnknown, TLSFailure)
 
-# tests/conftest.py's CASHIER_PFX_PASSWORD (not importable: tests/emulator has a conftest module too)
-CASHIER_PFX_PASSWORD = "Kassa2024"
 IVANOV = {"SELECT_ID": 101}
-
-
-class Probe:
-    """What the emulator saw since the probe was taken (the emulator is shared: deltas only)."""
-
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
-        self.start = len(emulator.requests())
-        self.before = emulator.stats()
-
-    def requests(self, proc: str | None = None) -> list[Any]:
-        return [r for r in self.emulator.requests()[self.start:] if proc is None or r.proc == proc]
-
-    def delta(self, counter: str) -> int:
-        return int(self.emulator.stats()[counter] - self.before[counter])
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
