@@ -1,7 +1,8 @@
 """``python -m bench``: start the emulator, gateways and Spyne floors, measure interleaved, report ratios.
 
 ``--smoke`` runs every section with tiny counts and data (seconds; for CI, so the suite cannot rot)
-and writes its report into the work directory instead of bench/RESULTS.md.
+and writes its report into the work directory instead of bench/RESULTS.md.  The exit status is 1
+when a call failed or a large reply came back incomplete, never because of a speed.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -93,11 +95,19 @@ def main(argv: list[str] | None = None) -> int:
     detail = report.details(small, tput, large, labels)
     print("\n" + report.render_targets(found) + "\n\n" + detail + "\n")
     machine = _machine(plan, args, labels, started, load_before, other, top)
-    analysis = (HERE / "ANALYSIS.md").read_text(encoding="utf-8") if not args.smoke else ""
+    notes = HERE / "ANALYSIS.md"
+    analysis = notes.read_text(encoding="utf-8") if notes.exists() and not args.smoke else ""
     out.write_text(report.results_md(machine, found, detail, analysis), encoding="utf-8")
     print(f"written: {out}")
     if not args.keep:
-        subprocess.run(["rm", "-rf", str(workdir)], check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+    # Speed never fails the run; a call that failed or a reply that came back incomplete does.
+    broken = [name for name, s in small.latency.items() if s.errors]
+    broken += [f"{side} {mode} c={c}" for (side, mode, c), s in tput.samples.items() if s.errors]
+    broken += [f"{e.rows} rows" for e in large if not e.ok]
+    if broken:
+        print("calls failed: " + ", ".join(broken), file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,9 +1,11 @@
 """Spyne's floor: a trivial Spyne service answering CLN_USR_GET with a canned object of the same shape.
 
 Same namespace, request, result type (the catalogue's ~115-column ``CLN_USR_GET_Result``) and
-protocol options (lxml schema validation) as the gateway, no billing call: what Spyne alone costs
-for this reply.  The canned values are the emulator's own reply, decoded once at start
-(``BENCH_FLOOR_REPLY`` names the recorded XML), so both servers send the same bytes.
+protocol options (lxml schema validation) and process settings (importing the gateway's models
+also turns off Spyne's once-a-second gc.collect, see soap/app.py) as the gateway, and no billing
+call: what Spyne alone costs for this reply.  The canned values are the emulator's own reply,
+decoded once at start (``BENCH_FLOOR_REPLY`` names the recorded XML), so both servers send the
+same content.
 """
 
 from __future__ import annotations
@@ -25,12 +27,10 @@ RESULT = row_model(PROC, "Result")
 
 
 def canned(path: str | None) -> Any:
-    convert = OutputConverter(PROC, RESULT, None)
     if not path:
         return RESULT()
-    fmt = WireFormat(timestamp_format="%Y-%m-%d %H:%M:%S")
-    (row,) = codec.decode_reply(PROC, Path(path).read_bytes(), http_charset=None, fmt=fmt)
-    return convert(row)
+    (row,) = codec.decode_reply(PROC, Path(path).read_bytes(), http_charset=None, fmt=WireFormat())
+    return RESULT(**OutputConverter(PROC, None)(row))
 
 
 CANNED = canned(os.environ.get("BENCH_FLOOR_REPLY"))

@@ -95,8 +95,14 @@ def small_read(stack: Stack, rounds: int, calls: int) -> SmallRead:
 @dataclass
 class Throughput:
     samples: dict[tuple[str, str, int], load.Sample] = field(default_factory=dict)  # (side, mode, concurrency)
+    cpu: dict[tuple[str, str, int], float] = field(default_factory=dict)  # server CPU seconds, summed
+    emulator_cpu: dict[tuple[str, str, int], float] = field(default_factory=dict)
     handshakes: dict[str, int] = field(default_factory=dict)  # per gateway mode, over every measured window
     calls: dict[str, int] = field(default_factory=dict)
+
+    def cpu_per_call(self, key: tuple[str, str, int], emulator: bool = False) -> float:
+        sample = self.samples[key]
+        return (self.emulator_cpu if emulator else self.cpu)[key] / max(1, sample.count + sample.errors)
 
 
 def throughput(stack: Stack, rounds: int, seconds: float, levels: tuple[int, ...]) -> Throughput:
@@ -107,8 +113,11 @@ def throughput(stack: Stack, rounds: int, seconds: float, levels: tuple[int, ...
         for side, mode, concurrency in order:
             server = (stack.gateways if side == "gateway" else stack.floors)[mode]
             load.run(soap_call(server.url), concurrency, seconds=min(0.5, seconds / 4))  # warm
-            tls0 = stack.handshakes()
+            tls0, cpu0, emu0 = stack.handshakes(), server.cpu(), stack.emulator.cpu()
             sample = load.run(soap_call(server.url), concurrency, seconds=seconds)
+            key = (side, mode, concurrency)
+            result.cpu[key] = result.cpu.get(key, 0.0) + server.cpu() - cpu0
+            result.emulator_cpu[key] = result.emulator_cpu.get(key, 0.0) + stack.emulator.cpu() - emu0
             if side == "gateway":
                 result.handshakes[mode] = result.handshakes.get(mode, 0) + stack.handshakes() - tls0
                 result.calls[mode] = result.calls.get(mode, 0) + sample.count + sample.errors
@@ -145,10 +154,9 @@ def large_replies(stack: Stack, sizes: list[tuple[int, dict[str, Any], int]]) ->
         wire_args = (args["USER_ID"], None, args["DATEH"].replace("T", " ") if "DATEH" in args else None)
         times: dict[str, list[float]] = {"gateway": [], "lxml floor": [], "emulator alone": []}
         entry = LargeReply(rows)
-        client = SoapClient(gateway.url)
         for number in range(reps):
             ways: list[tuple[str, Callable[[], Any]]] = [
-                ("gateway", lambda: client.post(body)),
+                ("gateway", lambda: _post_once(gateway.url, body)),
                 ("lxml floor", lambda: direct.lxml_floor("CLN_FIN_OPER", *wire_args)),
                 ("emulator alone", lambda: direct.drain("CLN_FIN_OPER", *wire_args)),
             ]
@@ -167,7 +175,15 @@ def large_replies(stack: Stack, sizes: list[tuple[int, dict[str, Any], int]]) ->
                     entry.peak_growth = max(entry.peak_growth, growth)
                 elif name == "lxml floor":
                     entry.ok &= outcome == rows
-        client.close()
         entry.seconds = {name: statistics.median(values) for name, values in times.items()}
         results.append(entry)
     return results
+
+
+def _post_once(url: str, body: bytes) -> Any:
+    """A fresh connection: gunicorn drops idle keep-alive ones after 2 s, well within a large call's gap."""
+    client = SoapClient(url)
+    try:
+        return client.post(body)
+    finally:
+        client.close()

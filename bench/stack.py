@@ -115,6 +115,10 @@ listen = "127.0.0.1:{port}"
 workers = {workers}
 threads = {threads}
 timeout = 600
+[auth]
+mode = "none"
+[journal]
+path = "{workdir / (name + '-journal.sqlite3')}"
 """, encoding="utf-8")
     return path
 
