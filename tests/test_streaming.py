@@ -6,7 +6,11 @@ small ``server.buffer_rows``, in front of its own emulator whose data a test may
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
+import io
+import json
+import logging
 import os
 import socket
 import subprocess
@@ -21,8 +25,11 @@ import zeep
 import zeep.exceptions
 
 from soap_gateway.config import Settings
+from soap_gateway.devserver import BackgroundServer
 from soap_gateway.emulator import Emulator
 from soap_gateway.errors import ConfigurationError
+from soap_gateway.ops.logs import configure_logging
+from soap_gateway.soap import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 BUFFER_ROWS = 5
@@ -200,3 +207,60 @@ def test_buffer_rows_must_be_positive(tmp_path: Path) -> None:
     config.write_text("[server]\nbuffer_rows = 0\n", encoding="utf-8")
     with pytest.raises(ConfigurationError, match="buffer_rows"):
         Settings.load(config, environ={})
+
+
+@pytest.fixture
+def in_process(own_emulator: Emulator, gateway_settings: Any) -> Iterator[str]:
+    """The gateway in this process (the dev server), so its log lines can be read."""
+    billing = dataclasses.replace(gateway_settings.billing, url=own_emulator.url)
+    server = BackgroundServer(None)
+    settings = dataclasses.replace(gateway_settings, billing=billing, server=dataclasses.replace(
+        gateway_settings.server, listen=f"127.0.0.1:{server.port}", buffer_rows=BUFFER_ROWS))
+    app = create_app(settings)
+    server.set_app(app)
+    with server:
+        yield server.url
+    app.gateway.close()
+
+
+@pytest.fixture
+def json_lines() -> Iterator[Any]:
+    root, buffer = logging.getLogger(), io.StringIO()
+    level = root.level
+    handler = configure_logging("json", stream=buffer)
+    yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def _logged(lines: list[dict[str, Any]], correlation: str, logger: str) -> list[dict[str, Any]]:
+    return [line for line in lines if line.get("correlation_id") == correlation and line["logger"] == logger
+            and line.get("procedure", "CLN_FIN_OPER") == "CLN_FIN_OPER"]  # not the login a first call makes
+
+
+def test_a_streamed_reply_is_logged_once_when_it_ends(in_process: str, json_lines: Any) -> None:
+    response = requests.post(f"{in_process}/soap", data=_envelope(USER_ID=5), timeout=30,
+                             headers={"Content-Type": "text/xml; charset=utf-8", "X-Correlation-ID": "stream-1"})
+    assert response.status_code == 200 and response.content.count(b"<tns:Row>") == USERS * 10
+    lines = json_lines()
+    (billing,) = _logged(lines, "stream-1", "soap_gateway.billing")
+    (request,) = _logged(lines, "stream-1", "soap_gateway.request")
+    assert billing["outcome"] == "ok" and billing["rows"] == USERS * 10
+    assert (request["operation"], request["outcome"], request["status"]) == ("CLN_FIN_OPER", "ok", "200")
+    assert lines.index(request) > lines.index(billing)  # its duration covers the whole stream
+
+
+def test_a_cut_stream_is_logged_as_a_server_failure(in_process: str, json_lines: Any, spoil: Any) -> None:
+    spoil(USERS * 10 - 3)
+    try:
+        response = requests.post(f"{in_process}/soap", data=_envelope(USER_ID=5), timeout=30,
+                                 headers={"Content-Type": "text/xml; charset=utf-8", "X-Correlation-ID": "cut-1"})
+        # the dev server delimits the body by closing the connection: what arrived is no envelope
+        assert b"<tns:Row>" in response.content and b"</soap11env:Envelope>" not in response.content
+    except requests.exceptions.ConnectionError:
+        pass  # or the connection broke while reading: the same for a client
+    lines = json_lines()
+    (billing,) = _logged(lines, "cut-1", "soap_gateway.billing")
+    (request,) = _logged(lines, "cut-1", "soap_gateway.request")
+    assert billing["outcome"] == "MalformedReply"
+    assert (request["operation"], request["outcome"]) == ("CLN_FIN_OPER", "Server")

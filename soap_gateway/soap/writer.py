@@ -26,7 +26,7 @@ CHUNK = 64 * 1024  # bytes handed to the server at a time
 _FLUSH_EVERY = 64  # rows between looks at the buffer
 
 
-def _nothing() -> None:
+def _nothing(outcome: str) -> None:
     pass
 
 
@@ -36,13 +36,13 @@ class Reply:
 
     ``rows`` is consumed while the reply is written; ``complete`` says it is already all in memory
     (the reply is then written before the first byte goes out, with a Content-Length); ``close``
-    releases what the rows hold open, whether or not they were consumed.
+    releases what the rows hold open, whether or not they were consumed, told why they were not.
     """
 
     value: Mapping[str, Any] | None = None
     rows: Iterable[Mapping[str, Any]] | None = None
     complete: bool = True
-    close: Callable[[], None] = _nothing
+    close: Callable[[str], None] = _nothing
 
 
 @dataclass
@@ -72,6 +72,7 @@ class ReplyWriter:
         """The reply's bytes in pieces of about CHUNK; ``reply.close`` runs however it ends."""
         sink = _Sink()
         written = sent = 0
+        outcome = "Abandoned"
         try:
             with etree.xmlfile(sink, encoding="UTF-8") as xf:
                 xf.write_declaration()
@@ -96,11 +97,12 @@ class ReplyWriter:
             log.warning("reply abandoned by the client after %d rows", sent)
             raise
         except Exception as exc:
+            outcome = type(exc).__name__
             if sent:  # the status line went out: all that is left is not to finish the envelope
                 log.error("reply cut after %d rows sent: %s", sent, exc)
             raise
         finally:
-            reply.close()
+            reply.close(outcome)  # a no-op for rows read to their end
 
     def _write(self, xf: Any, spec: _Field, value: Any) -> None:
         if value is None:
