@@ -42,6 +42,7 @@ class Plan:
     large_reps: tuple[int, int, int]
 
 
+SLOW_BILLING_MS = 5  # a billing across a network answers in milliseconds, the emulator in a fraction of one
 FULL = Plan(users=10_000, ops=10, rounds=4, calls=150, seconds=3.0, levels=(1, 8, 32), large_reps=(5, 3, 2))
 SMOKE = Plan(users=100, ops=10, rounds=1, calls=8, seconds=0.3, levels=(1, 4), large_reps=(1, 1, 1))
 
@@ -79,8 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         run = scenarios.Stack(emulator, gateways, floors, api_url, (pki["pem"], pki["pem_key"]), pki["ca"])
         _say("small read")
         small = scenarios.small_read(run, plan.rounds, plan.calls)
+        memory = {name: max(procs.rss_bytes(pid) for pid in server.workers()) / (1 << 20)
+                  for name, server in (("gateway", gateways["gthread"]), ("Spyne floor", floors["gthread"]))}
         _say("throughput")
         tput = scenarios.throughput(run, max(1, plan.rounds // 2), plan.seconds, plan.levels)
+        _say("slow billing")
+        slow_clients = plan.levels[1] if len(plan.levels) > 1 else 8
+        slow = scenarios.slow_billing(run, max(1, plan.rounds // 2), plan.seconds, slow_clients, SLOW_BILLING_MS)
         _say("large replies")
         sizes = [plan.users // 10, plan.users, plan.users * plan.ops]
         large = scenarios.large_replies(run, [(rows, scenarios.fin_oper_args(plan.users, rows, plan.ops), reps)
@@ -93,8 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     other, top = procs.other_cpu(cpu_before, procs.cpu_snapshot(), ours)
     found = report.targets(small, tput, large, {m: args.workers * n for m, n in threads.items()})
     detail = report.details(small, tput, large, labels)
+    detail += "\n" + report.slow_billing(slow, labels, SLOW_BILLING_MS, slow_clients)
     print("\n" + report.render_targets(found) + "\n\n" + detail + "\n")
     machine = _machine(plan, args, labels, started, load_before, other, top)
+    machine["worker memory"] = ", ".join(f"{name} {mib:.0f} MiB" for name, mib in memory.items()) + \
+        " resident, the larger worker of each after the small reads"
     notes = HERE / "ANALYSIS.md"
     analysis = notes.read_text(encoding="utf-8") if notes.exists() and not args.smoke else ""
     out.write_text(report.results_md(machine, found, detail, analysis), encoding="utf-8")
@@ -105,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     broken = [name for name, s in small.latency.items() if s.errors]
     broken += [f"{side} {mode} c={c}" for (side, mode, c), s in tput.samples.items() if s.errors]
     broken += [f"{e.rows} rows" for e in large if not e.ok]
+    broken += [f"slow billing {mode}" for mode, s in slow.items() if s.errors]
     if broken:
         print("calls failed: " + ", ".join(broken), file=sys.stderr)
         return 1

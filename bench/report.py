@@ -105,6 +105,13 @@ def details(small: SmallRead, tput: Throughput, large: list[LargeReply], labels:
     return "\n".join(parts)
 
 
+def slow_billing(samples: dict[str, Any], labels: dict[str, str], delay_ms: int, concurrency: int) -> str:
+    rows = [[labels[mode], f"{s.rps:.0f}", ms(s.p50), ms(s.p99), str(s.errors)] for mode, s in samples.items()]
+    return (f"\n### A slower billing: CLN_USR_GET with every billing call {delay_ms} ms longer, "
+            f"{concurrency} clients\n\n" + table(rows, ["gunicorn", "req/s", "p50 ms", "p99 ms", "errors"])
+            + "\n\nA sync worker waits out the billing's time; gthread threads serve other requests meanwhile.")
+
+
 def render_targets(found: list[Target]) -> str:
     return table([t.cells() for t in found], ["measure (one run, interleaved)", "value", "target", "met"])
 

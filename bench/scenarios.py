@@ -28,16 +28,21 @@ class Stack:
     ca: str
     _control: Any = None
 
+    def control(self, method: str, name: str, payload: Any = None) -> Any:
+        """The emulator's control endpoint (stats, faults), on one kept-alive connection."""
+        if self._control is None:
+            self._control = mtls_session(self.pem, self.ca)
+        reply = self._control.request(method, f"{self.emulator.url}/_emulator/{name}", json=payload, timeout=30)
+        reply.raise_for_status()
+        return json.loads(reply.content)
+
     def handshakes(self) -> int:
         """The emulator's count of completed TLS handshakes.
 
         Read on one kept-alive connection: a reconnect of this session itself is counted before the
         snapshot it serves, so it never lands inside a measured window.
         """
-        if self._control is None:
-            self._control = mtls_session(self.pem, self.ca)
-        reply = self._control.get(self.emulator.url + "/_emulator/stats", timeout=30)
-        return int(json.loads(reply.content)["connections"])
+        return int(self.control("GET", "stats")["connections"])
 
 
 def soap_call(url: str, body: bytes = USR_GET, marker: bytes = b"Envelope>") -> Callable[[], Callable[[], bool]]:
@@ -122,6 +127,22 @@ def throughput(stack: Stack, rounds: int, seconds: float, levels: tuple[int, ...
                 result.handshakes[mode] = result.handshakes.get(mode, 0) + stack.handshakes() - tls0
                 result.calls[mode] = result.calls.get(mode, 0) + sample.count + sample.errors
             result.samples.setdefault((side, mode, concurrency), load.Sample()).merge(sample)
+    return result
+
+
+def slow_billing(stack: Stack, rounds: int, seconds: float, concurrency: int, ms: int) -> dict[str, load.Sample]:
+    """Gateway throughput per gunicorn mode when every billing call takes ``ms`` longer (a real network)."""
+    result: dict[str, load.Sample] = {}
+    stack.control("POST", "faults", {"fault": "latency", "proc": "CLN_USR_GET", "ms": ms})
+    try:
+        modes = list(stack.gateways)
+        for number in range(rounds):
+            for mode in modes[number % len(modes):] + modes[:number % len(modes)]:
+                make = soap_call(stack.gateways[mode].url)
+                load.run(make, concurrency, seconds=min(0.5, seconds / 4))  # warm
+                result.setdefault(mode, load.Sample()).merge(load.run(make, concurrency, seconds=seconds))
+    finally:
+        stack.control("POST", "faults", {"fault": "clear"})
     return result
 
 
