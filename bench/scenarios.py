@@ -103,7 +103,6 @@ class Throughput:
     cpu: dict[tuple[str, str, int], float] = field(default_factory=dict)  # server CPU seconds, summed
     emulator_cpu: dict[tuple[str, str, int], float] = field(default_factory=dict)
     handshakes: dict[str, int] = field(default_factory=dict)  # per gateway mode, over every measured window
-    calls: dict[str, int] = field(default_factory=dict)
 
     def cpu_per_call(self, key: tuple[str, str, int], emulator: bool = False) -> float:
         sample = self.samples[key]
@@ -125,7 +124,6 @@ def throughput(stack: Stack, rounds: int, seconds: float, levels: tuple[int, ...
             result.emulator_cpu[key] = result.emulator_cpu.get(key, 0.0) + stack.emulator.cpu() - emu0
             if side == "gateway":
                 result.handshakes[mode] = result.handshakes.get(mode, 0) + stack.handshakes() - tls0
-                result.calls[mode] = result.calls.get(mode, 0) + sample.count + sample.errors
             result.samples.setdefault((side, mode, concurrency), load.Sample()).merge(sample)
     return result
 
