@@ -35,7 +35,8 @@ workers = _settings.server.workers
 
 # Threads per process: a request spends most of its time waiting for the
 # billing, and a waiting thread holds no GIL.  The billing connection pool
-# (billing.pool_size) should be at least this, or threads queue for a connection.
+# (billing.pool_size) is raised to this if lower: threads never queue for a
+# connection (measured reasoning in deploy/TUNING.md).
 threads = _settings.server.threads
 worker_class = "gthread" if threads > 1 else "sync"
 

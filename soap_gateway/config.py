@@ -87,6 +87,9 @@ class ServerSettings:
     # and the billing mean); "offset": the same instant with the zone's offset.
     datetime_output: Literal["wall", "offset"] = "wall"
     log_format: Literal["text", "json"] = "text"
+    # List replies up to this many rows are read whole before the reply starts (an error among
+    # them is a fault); longer ones stream, and an error later on cuts the connection.
+    buffer_rows: int = 1000
 
     @property
     def address(self) -> tuple[str, int]:
@@ -275,6 +278,8 @@ def _check(settings: Settings) -> None:
     for name in ("connect_timeout", "read_timeout"):
         if getattr(billing, name) <= 0:
             raise ConfigurationError(f"billing.{name}: must be a positive number of seconds")
+    if server.buffer_rows < 1:
+        raise ConfigurationError("server.buffer_rows: must be at least 1")
     try:
         if not 0 <= server.address[1] <= 65535:
             raise ValueError("port out of range")

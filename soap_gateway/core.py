@@ -8,9 +8,10 @@ not see blanked.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping
 
-from .backend import BillingClient, Credentials, Row
+from .backend import BillingClient, Credentials, Row, RowStream
 from .config import JournalSettings, Settings
 from .errors import AuthenticationFailed, BillingError, ConfigurationError
 from .journal import open_journal
@@ -34,7 +35,11 @@ class Gateway:
     @classmethod
     def from_settings(cls, settings: Settings) -> Gateway:
         """The production wiring: billing client and the configured journal."""
-        return cls(BillingClient.from_settings(settings.billing), open_journal(settings.journal), settings.journal)
+        billing = settings.billing
+        if billing.pool_size < settings.server.threads:
+            # each gunicorn thread holds at most one billing connection; fewer would queue calls
+            billing = dataclasses.replace(billing, pool_size=settings.server.threads)
+        return cls(BillingClient.from_settings(billing), open_journal(settings.journal), settings.journal)
 
     def invoke(self, name: str, args: Mapping[str, Any], *, suid: str | None = None,
                credentials: Credentials | None = None, principal: Principal | None = None,
@@ -77,6 +82,19 @@ class Gateway:
 
     def circuit_state(self) -> str:
         return self.client.circuit_state()
+
+    def stream(self, name: str, args: Mapping[str, Any], *, suid: str | None = None,
+               credentials: Credentials | None = None, principal: Principal | None = None) -> RowStream:
+        """``invoke`` for a list procedure: rows decoded (and redacted) while the caller consumes them.
+
+        Close the stream when done; a login is never streamed.
+        """
+        proc = self.client.procedure(name)
+        if principal is not None:
+            principal.authorize(proc)
+        visible = principal.secrets if principal is not None else frozenset()
+        stream = self.client.stream(name, args, suid=suid, credentials=credentials)
+        return stream.each(lambda row: redact(proc, [row], visible, self.secret_names)[0])
 
     def close(self) -> None:
         self.client.close()

@@ -2,5 +2,6 @@
 
 from .client import BillingClient, Credentials
 from .codec import Row
+from .stream import RowStream
 
-__all__ = ["BillingClient", "Credentials", "Row"]
+__all__ = ["BillingClient", "Credentials", "Row", "RowStream"]

@@ -4,7 +4,8 @@ Knows nothing of SOAP.  Reads are retried a bounded number of times on
 transport failures and repeated once after a session renewal; a write is
 never sent twice: if it may have reached the billing, the caller gets
 OutcomeUnknown instead of a guess.  A circuit breaker refuses calls at once
-while the billing keeps failing.
+while the billing keeps failing.  ``stream`` is ``call`` for long lists: the
+same policy up to the first row, then rows decoded as they are consumed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 from zoneinfo import ZoneInfo
 
 from ..catalogue import Catalogue, Procedure, WireFormat, load_catalogue
@@ -28,10 +29,12 @@ from ..ops import metrics
 from . import codec
 from .breaker import CircuitBreaker
 from .session import SessionManager
+from .stream import RowStream, log_billing_call
 from .transport import Transport
 
 log = logging.getLogger("soap_gateway.billing")
 LOGIN_PROCEDURE = "CLN_AUTH_LOGIN"
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -102,18 +105,38 @@ class BillingClient:
     def call_procedure(self, proc: Procedure, args: Mapping[str, Any] | None = None, *,
                        credentials: Credentials | None = None, suid: str | None = None) -> list[codec.Row]:
         """Run a procedure described outside the catalogue (the generic EXECUTE)."""
+        return self._run(proc, args, credentials, suid, _read_all)
+
+    def stream(self, name: str, args: Mapping[str, Any] | None = None, *,
+               credentials: Credentials | None = None, suid: str | None = None) -> RowStream:
+        """Like ``call``, but the rows are decoded as the caller iterates; close the stream when done.
+
+        Everything up to the first row (sending, the HTTP status, an error reply, an expired
+        session) is retried and renewed exactly as in ``call``; a failure after it ends the
+        iteration with the error.
+        """
+        return self._run(self.procedure(name), args, credentials, suid, RowStream.peek)
+
+    def _run(self, proc: Procedure, args: Mapping[str, Any] | None, credentials: Credentials | None,
+             suid: str | None, finish: Callable[[RowStream], Result]) -> Result:
         clean = codec.validate_args(proc, args or {})
         positional = codec.encode_args(proc, clean, self.wire)
+
+        def send(query: str) -> Result:
+            # the breaker sees the call up to what ``finish`` reads: the whole reply, or its first row
+            with self.breaker.guard():
+                return finish(self._open(proc, query))
+
         if not proc.session:
-            return self._send(proc, codec.build_query(proc.name, positional))
+            return send(codec.build_query(proc.name, positional))
         if suid is not None:
             query = codec.build_query(proc.name, positional, suid=suid)
-            return self._with_retries(proc, lambda: self._send(proc, query))
+            return self._with_retries(proc, lambda: send(query))
         account = credentials or self.service_account
         if self.settings.login_mode == "one-step":
             query = codec.build_query(proc.name, positional, login=(account.login, account.password))
-            return self._with_retries(proc, lambda: self._send(proc, query))
-        return self._with_retries(proc, lambda: self._call_in_session(proc, positional, account))
+            return self._with_retries(proc, lambda: send(query))
+        return self._with_retries(proc, lambda: self._call_in_session(proc, positional, account, send))
 
     def login(self, credentials: Credentials) -> str:
         """Log in (CLN_AUTH_LOGIN) and return the new SUID."""
@@ -158,20 +181,21 @@ class BillingClient:
     def close(self) -> None:
         self.transport.close()
 
-    def _call_in_session(self, proc: Procedure, positional: list[str], account: Credentials) -> list[codec.Row]:
+    def _call_in_session(self, proc: Procedure, positional: list[str], account: Credentials,
+                         send: Callable[[str], Result]) -> Result:
         manager = self.session(account)
         suid = manager.current()
         try:
-            return self._send(proc, codec.build_query(proc.name, positional, suid=suid))
+            return send(codec.build_query(proc.name, positional, suid=suid))
         except SessionExpired:
             metrics.count_relogin()
             fresh = manager.renew(suid)
             if proc.writes:
                 raise  # the billing refused it; the caller decides whether to repeat a write
             log.info("billing session renewed, repeating %s", proc.name)
-            return self._send(proc, codec.build_query(proc.name, positional, suid=fresh))
+            return send(codec.build_query(proc.name, positional, suid=fresh))
 
-    def _with_retries(self, proc: Procedure, attempt: Any) -> list[codec.Row]:
+    def _with_retries(self, proc: Procedure, attempt: Callable[[], Result]) -> Result:
         tries = 1 + (self.settings.read_retries if not proc.writes else 0)
         for number in range(1, tries + 1):
             try:
@@ -189,25 +213,17 @@ class BillingClient:
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _send(self, proc: Procedure, query: str) -> list[codec.Row]:
+    def _open(self, proc: Procedure, query: str) -> RowStream:
         started = time.perf_counter()
-        outcome = "error"
         try:
-            with self.breaker.guard():
-                response = self.transport.get(query)
-                try:
-                    rows = codec.decode_reply(proc, response.body, http_charset=response.charset,
-                                              fmt=self.wire, expired_patterns=self.expired)
-                finally:
-                    response.close()
-            outcome = "ok"
-            return rows
+            response = self.transport.get(query)
         except Exception as exc:
-            outcome = type(exc).__name__
+            log_billing_call(proc.name, type(exc).__name__, time.perf_counter() - started)
             raise
-        finally:
-            # Never the URL or the query: they carry the SUID (or, one-step, the password).
-            seconds = time.perf_counter() - started
-            metrics.observe_billing_call(proc.name, outcome, seconds)
-            log.info("billing call %s outcome=%s duration_ms=%.1f", proc.name, outcome, seconds * 1000,
-                     extra={"procedure": proc.name, "outcome": outcome, "duration_ms": round(seconds * 1000, 1)})
+        rows = codec.decode_rows(proc, response.body, http_charset=response.charset, fmt=self.wire,
+                                 expired_patterns=self.expired)
+        return RowStream(proc.name, rows, response, started)
+
+
+def _read_all(stream: RowStream) -> list[codec.Row]:
+    return list(stream)

@@ -198,9 +198,22 @@ def _billing_error(proc_name: str, message: str, patterns: Sequence[re.Pattern[s
     return BillingError(procedure=proc_name, billing_message=message)
 
 
+_LOCAL_NAMES: dict[str, str] = {}
+
+
 def _local(tag: Any) -> str:
-    # Not etree.QName: libxml2 passes names like ":row" through, and QName refuses them.
-    return tag.rpartition("}")[2].lower() if isinstance(tag, str) else ""
+    """'{ns}Name' -> 'name'; replies repeat a few tag names thousands of times, so remember them.
+
+    Not etree.QName: libxml2 passes names like ":row" through, and QName refuses them.
+    """
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        if not isinstance(tag, str):
+            return ""  # a comment or processing instruction
+        name = tag.rpartition("}")[2].lower()
+        if len(_LOCAL_NAMES) < 10_000:  # bounded: a hostile reply could invent endless names
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
 def _read_head(stream: IO[bytes], size: int) -> bytes:

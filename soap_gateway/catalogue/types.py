@@ -26,6 +26,7 @@ class WireFormat:
     zone: dt.tzinfo = ZoneInfo("Europe/Moscow")
 
 
+_ISO_SECONDS = "%Y-%m-%d %H:%M:%S"
 # Formats seen in Firebird/PHP output; the configured one is tried first.
 _TIMESTAMP_READ_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
@@ -80,6 +81,8 @@ class Integer(ValueType):
         return number
 
     def from_wire(self, text: str, fmt: WireFormat) -> int:
+        if text.isdigit() and len(text) < 19:  # the common case, without a Decimal
+            return int(text)
         number = decimal.Decimal(text.strip())
         # never truncate "1.7" to 1; nor build a huge int from "1E+999999999"
         if not number.is_finite() or abs(number) >= 1 << 63 or number != number.to_integral_value():
@@ -169,6 +172,11 @@ class Timestamp(ValueType):
 
     def from_wire(self, text: str, fmt: WireFormat) -> dt.datetime:
         text = text.strip()
+        if len(text) == 19 and fmt.timestamp_format == _ISO_SECONDS and text[10] == " ":
+            try:  # what strptime would read with that format, an order of magnitude faster
+                return dt.datetime.fromisoformat(text)
+            except ValueError:
+                pass
         for pattern in (fmt.timestamp_format, *_TIMESTAMP_READ_FORMATS):
             try:
                 return dt.datetime.strptime(text, pattern).replace(microsecond=0)
@@ -200,6 +208,11 @@ class Date(ValueType):
         return value.strftime(fmt.date_format)
 
     def from_wire(self, text: str, fmt: WireFormat) -> dt.date:
+        if len(text) == 10 and fmt.timestamp_format == _ISO_SECONDS and text[4] == "-":
+            try:  # what the format list below would find last, without a failed strptime per format
+                return dt.date.fromisoformat(text)
+            except ValueError:
+                pass
         return Timestamp().from_wire(text, fmt).date()
 
 

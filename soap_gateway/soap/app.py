@@ -3,18 +3,23 @@
 Guards run before Spyne sees a byte: the caller's address and credentials
 (auth.py), body size, DOCTYPE/entities (SOAP 1.1 §3 forbids a DTD), nesting
 depth and element count (xmlguard.py), and a catch-all that turns anything
-escaping into a SOAP fault envelope instead of a bare HTTP 500.
+escaping before the reply's first byte into a SOAP fault envelope instead of a
+bare HTTP 500.  Replies are not buffered here: a long list streams (writer.py,
+streamed.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
+import spyne.const
 from lxml import etree
 from spyne import Fault
 from spyne.protocol.soap import Soap11
@@ -23,14 +28,17 @@ from spyne.server.wsgi import WsgiApplication
 from ..catalogue import Catalogue, load_catalogue
 from ..config import Settings
 from ..core import Gateway
+from ..errors import GatewayError
 from ..execute import Executor
 from ..ops import endpoints, metrics
 from ..ops.observe import correlation_id_from, soap_request
 from .auth import CREDENTIALS, PRINCIPAL, AuthGuard
-from .faults import GatewayApplication, fault_envelope, schema_fault
+from .faults import GatewayApplication, fault_envelope, lookup, operation_envelope, schema_fault
 from .execute import execute_operation
 from .models import TNS
 from .services import build_service
+from .streamed import StreamedBody, release
+from .writer import StreamingSoap11
 from .xmlguard import prescan
 
 log = logging.getLogger("soap_gateway.soap")
@@ -53,6 +61,10 @@ logging.getLogger("spyne.model.complex").setLevel(logging.ERROR)
 # included): a filter, not a level, so turning every logger up cannot bring them back.
 for _name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "spyne"]:
     logging.getLogger(_name).addFilter(lambda record: record.levelno >= logging.WARNING)
+# Spyne runs a full gc.collect() once a second per process when a request's
+# context closes: ≈8 ms added to whichever request triggers it (bench/ANALYSIS.md).
+# Python's own generational collector already reclaims the cycles it worries about.
+spyne.const.MIN_GC_INTERVAL = float("inf")
 
 
 class GatewaySoap11(Soap11):
@@ -97,6 +109,8 @@ class CallContext:
     principal: Any = None  # security.roles.Principal: what the caller's roles allow
     operation: str = "-"  # set once Spyne has dispatched the request
     outcome: str = "ok"  # or the faultcode answered
+    # Run when the server is done with the reply, also when it gave up mid-stream.
+    on_close: list[Callable[[], None]] = field(default_factory=list)
 
 
 def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: Settings) -> GatewayApplication:
@@ -105,9 +119,9 @@ def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: S
     if settings.billing.execute_procedures:  # off by default: no EXECUTE in the WSDL
         client: Any = gateway.client if gateway is not None else None
         extra = execute_operation(Executor(client, settings.billing.execute_procedures, catalogue))
-    service = build_service(catalogue, gateway, zone, extra)  # type: ignore[arg-type]
+    service = build_service(catalogue, gateway, zone, extra, settings.server.buffer_rows)  # type: ignore[arg-type]
     app = GatewayApplication([service], tns=TNS, name=APP_NAME,
-                             in_protocol=GatewaySoap11(validator="lxml"), out_protocol=Soap11())
+                             in_protocol=GatewaySoap11(validator="lxml"), out_protocol=StreamingSoap11())
     app.event_manager.add_listener("method_call", _attach_call_context)
     return app
 
@@ -159,8 +173,11 @@ class GatewayWSGI:
         self.spyne = WsgiApplication(build_application(gateway.catalogue, gateway, settings),
                                      max_content_length=settings.server.max_body_bytes)
         self.wsdl = render_wsdl(self.spyne, settings.server.wsdl_address)
+        self.spyne.app.out_protocol.prepare()  # the reply writers, compiled from the interface just built
         self.guard = AuthGuard(settings.auth, gateway.catalogue, gateway)
         self.spyne.event_manager.add_listener("wsgi_close", _record_outcome)
+        # a streamed reply is still being written when the app returns: record it once it starts
+        self.spyne.app.event_manager.add_listener("method_return_string", _record_outcome)
         self.routes: dict[str, Callable[[dict[str, Any]], tuple[str, list[tuple[str, str]], bytes]]] = {
             "/healthz": lambda environ: _json("200 OK", {"status": "ok"}),
         }
@@ -195,17 +212,27 @@ class GatewayWSGI:
         call = environ.setdefault("soap_gateway.call", CallContext(
             correlation_id, credentials=environ.get(CREDENTIALS), principal=principal,
             caller=principal.name if principal is not None else "anonymous"))
-        with soap_request(call.correlation_id) as record:
+        with contextlib.ExitStack() as observed:
+            record = observed.enter_context(soap_request(call.correlation_id))
+
             def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
                 record.status = status
                 return start_response(status, [*headers, ("X-Correlation-ID", call.correlation_id)], exc_info)
+
+            def finish() -> None:
+                record.operation, record.outcome, record.caller = call.operation, call.outcome, call.caller
             chunks = self._soap(environ, start, call)
-            record.operation, record.outcome, record.caller = call.operation, call.outcome, call.caller
+            if isinstance(chunks, StreamedBody):  # observed (and logged) until the server is done with it
+                chunks.when_done(finish)
+                chunks.when_done(observed.pop_all().close)
+            else:
+                finish()
         if callable(self._circuit_state):
             metrics.set_circuit_state(self._circuit_state())
         return chunks
 
-    def _soap(self, environ: dict[str, Any], start_response: Callable[..., Any], call: CallContext) -> list[bytes]:
+    def _soap(self, environ: dict[str, Any], start_response: Callable[..., Any],
+              call: CallContext) -> list[bytes] | StreamedBody:
         body = _read_body(environ, self.settings.server.max_body_bytes)
         if body is None:
             call.outcome = "Client.RequestTooLarge"
@@ -217,11 +244,23 @@ class GatewayWSGI:
             return _fault(start_response, "500 Internal Server Error", *refused)
         environ = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
         try:
-            return list(self.spyne(environ, start_response))
+            chunks = iter(self.spyne(environ, start_response))
+            first = next(chunks, b"")  # a whole small reply; of a streamed one, its first part
+        except GatewayError as exc:  # a streamed row failed before the first byte: still a fault
+            log.warning("reply failed before it started: %s", exc)
+            release(call)
+            call.outcome = lookup(exc)[0]
+            return _respond(start_response, "500 Internal Server Error", list(_SOAP_HEADERS),
+                            operation_envelope(exc, call.correlation_id), sys.exc_info())
         except Exception:
             log.exception("request escaped the SOAP stack")
+            release(call)
             call.outcome = "Server"
-            return _fault(start_response, "500 Internal Server Error", "Server", "INTERNAL_ERROR", "internal error")
+            return _fault(start_response, "500 Internal Server Error", "Server", "INTERNAL_ERROR", "internal error",
+                          sys.exc_info())
+        if call.on_close:  # the writer is streaming: the rest is read while the server sends it
+            return StreamedBody(first, chunks, call)
+        return [first, *chunks]
 
 
 def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
@@ -251,13 +290,16 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
 
 
 def _respond(start_response: Callable[..., Any], status: str, headers: list[tuple[str, str]],
-             body: bytes) -> list[bytes]:
-    start_response(status, [*headers, ("Content-Length", str(len(body)))])
+             body: bytes, exc_info: Any = None) -> list[bytes]:
+    start_response(status, [*headers, ("Content-Length", str(len(body)))], *([exc_info] if exc_info else []))
     return [body]
 
 
-def _fault(start_response: Callable[..., Any], status: str, faultcode: str, code: str, message: str) -> list[bytes]:
-    return _respond(start_response, status, list(_SOAP_HEADERS), fault_envelope(faultcode, code, message))
+def _fault(start_response: Callable[..., Any], status: str, faultcode: str, code: str, message: str,
+           exc_info: Any = None) -> list[bytes]:
+    """A fault envelope; with ``exc_info`` it replaces a response Spyne started but did not send."""
+    return _respond(start_response, status, list(_SOAP_HEADERS), fault_envelope(faultcode, code, message),
+                    exc_info)
 
 
 def _json(status: str, payload: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:

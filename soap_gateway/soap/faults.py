@@ -123,9 +123,20 @@ def error_envelope(exc: errors.GatewayError) -> bytes:
 
 def fault_envelope(faultcode: str, code: str, message: str) -> bytes:
     """A complete SOAP 1.1 fault envelope, for errors raised outside Spyne."""
+    return _envelope(faultcode, f"[{code}] {message}", detail_element(code, message))
+
+
+def operation_envelope(exc: errors.GatewayError, correlation_id: str | None = None) -> bytes:
+    """The envelope of ``to_fault``, as Spyne would send it, for an operation's error raised after
+    Spyne handed the reply over (a streamed list's rows before the first byte)."""
+    fault = to_fault(exc, correlation_id)
+    return _envelope(fault.faultcode, fault.faultstring, fault.detail)
+
+
+def _envelope(faultcode: str, faultstring: str, detail: etree._Element) -> bytes:
     envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap11env": SOAP_ENV})
     fault = etree.SubElement(etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body"), f"{{{SOAP_ENV}}}Fault")
     etree.SubElement(fault, "faultcode").text = f"soap11env:{faultcode}"
-    etree.SubElement(fault, "faultstring").text = f"[{code}] {message}"
-    etree.SubElement(fault, "detail").append(detail_element(code, message))
+    etree.SubElement(fault, "faultstring").text = faultstring
+    etree.SubElement(fault, "detail").append(detail)
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")

@@ -99,18 +99,19 @@ def row_model(proc: Procedure, suffix: str) -> type[ComplexModel]:
 
 
 class OutputConverter:
-    """Turns decoded rows into row-model instances, enforcing what we publish."""
+    """Turns decoded rows into the plain field values of a row model, enforcing what we publish."""
 
-    def __init__(self, proc: Procedure, model: type[ComplexModel], zone: dt.tzinfo | None) -> None:
-        self.proc, self.model, self.zone = proc, model, zone
+    def __init__(self, proc: Procedure, zone: dt.tzinfo | None) -> None:
+        self.proc, self.zone = proc, zone
         self._fix: dict[str, Callable[[Any], Any]] = {c.name: self._fixer(c) for c in proc.columns}
 
-    def __call__(self, row: Any) -> ComplexModel:
-        values = {name: (fix(row.values[name]) if row.values.get(name) is not None else None)
+    def __call__(self, row: Any) -> dict[str, Any]:
+        given = row.values
+        values = {name: (fix(value) if (value := given.get(name)) is not None else None)
                   for name, fix in self._fix.items()}
         if row.extra:
-            values[EXTRA_FIELD] = [ExtraColumn(NAME=k, VALUE=v or None) for k, v in row.extra.items()]
-        return self.model(**values)
+            values[EXTRA_FIELD] = [{"NAME": k, "VALUE": v or None} for k, v in row.extra.items()]
+        return values
 
     def _fixer(self, column: Column) -> Callable[[Any], Any]:
         vt = column.type

@@ -1,0 +1,167 @@
+"""The processes under test: the billing emulator, gateways and Spyne floors under gunicorn.
+
+Each runs as its own process group with its output in the work directory, so CPU and memory are
+read per process and nothing of the benchmark's own threads is counted against the servers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from . import procs
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAIN = "billing.local"
+ADMIN = ("Administrator", "servicemode")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    for name in list(env):  # the servers read their configuration from the file only
+        if name.startswith("SOAP_GATEWAY_"):
+            del env[name]
+    return env
+
+
+@dataclass
+class Server:
+    """One started process (a gunicorn master or the emulator)."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+    settings: str = ""
+    ready_path: str = "/"
+    expected_workers: int = 1
+    _log_handle: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def workers(self) -> list[int]:
+        """gunicorn's worker processes (the emulator is its own single worker)."""
+        return procs.children(self.pid) or [self.pid]
+
+    def cpu(self) -> float:
+        return sum(procs.cpu_seconds(pid) for pid in self.workers())
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        if self._log_handle:
+            self._log_handle.close()
+
+
+def _spawn(name: str, argv: list[str], workdir: Path) -> tuple[subprocess.Popen[bytes], Path, IO[bytes]]:
+    log = workdir / f"{name}.log"
+    handle = log.open("wb")
+    process = subprocess.Popen(argv, cwd=ROOT, env=_env(), stdout=handle, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    return process, log, handle
+
+
+def start_emulator(workdir: Path, pki: dict[str, str], users: int, ops: int) -> Server:
+    argv = [sys.executable, "-m", "soap_gateway", "emulator", "--port", "0", "--cert", pki["cert"],
+            "--key", pki["key"], "--client-ca", pki["ca"], "--seed-users", str(users), "--seed-ops", str(ops)]
+    process, log, handle = _spawn("emulator", argv, workdir)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        match = re.search(r"listening on (https://\S+)/api\.php", log.read_text(errors="replace"))
+        if match:
+            return Server("emulator", process, match[1], log, _log_handle=handle)
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise RuntimeError(f"the emulator did not start; see {log}")
+
+
+def gateway_config(workdir: Path, name: str, port: int, billing: str, pki: dict[str, str],
+                   workers: int, threads: int, extra: str = "") -> Path:
+    path = workdir / f"{name}.toml"
+    path.write_text(f"""[billing]
+url = "{billing}/api.php"
+cert = "{pki['pfx']}"
+ca = "{pki['ca']}"
+server_name = "{DOMAIN}"
+login = "{ADMIN[0]}"
+password = "{ADMIN[1]}"
+read_timeout = 300
+{extra}
+[server]
+listen = "127.0.0.1:{port}"
+workers = {workers}
+threads = {threads}
+timeout = 600
+[auth]
+mode = "none"
+[journal]
+path = "{workdir / (name + '-journal.sqlite3')}"
+""", encoding="utf-8")
+    return path
+
+
+def launch_gateway(workdir: Path, name: str, billing: str, pki: dict[str, str], workers: int, threads: int,
+                   extra: str = "") -> Server:
+    port = free_port()
+    config = gateway_config(workdir, name, port, billing, pki, workers, threads, extra)
+    argv = [sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)]
+    process, log, handle = _spawn(name, argv, workdir)
+    return Server(name, process, f"http://127.0.0.1:{port}", log, _settings(workers, threads), "/healthz", workers,
+                  handle)
+
+
+def launch_floor(workdir: Path, name: str, reply: Path, workers: int, threads: int) -> Server:
+    """The Spyne floor under the same gunicorn settings the gateway's server.py derives."""
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--threads", str(threads), "--worker-class", "gthread" if threads > 1 else "sync",
+            "--timeout", "600", "--env", f"BENCH_FLOOR_REPLY={reply}", "bench.floor_app:application"]
+    process, log, handle = _spawn(name, argv, workdir)
+    return Server(name, process, f"http://127.0.0.1:{port}", log, _settings(workers, threads), "/soap?wsdl", workers,
+                  handle)
+
+
+def _settings(workers: int, threads: int) -> str:
+    return f"{'gthread' if threads > 1 else 'sync'} {workers}×{threads}"
+
+
+def wait_ready(server: Server) -> Server:
+    """Wait until the port answers and every worker has started loading the app."""
+    path, workers = server.ready_path, server.expected_workers
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(server.url + path, timeout=5) as response:
+                # a worker still building the app does not accept yet; the warm-up calls wait for it
+                if response.status == 200 and len(procs.children(server.pid)) >= workers:
+                    return server
+        except OSError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"{server.name} did not start; see {server.log}")

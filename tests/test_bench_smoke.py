@@ -1,0 +1,26 @@
+"""The benchmark's smoke mode runs end to end, so bench/ cannot rot; no assertion on speed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_smoke_prints_its_table_and_writes_the_report(tmp_path: Path) -> None:
+    report = tmp_path / "RESULTS.md"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOAP_GATEWAY_")}
+    done = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(report)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    # 0 also means every call of every side succeeded and every large reply was complete
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    for line in ("gateway CPU per CLN_USR_GET ÷ Spyne floor CPU", "naive integration p50 ÷ gateway p50",
+                 "billing TLS handshakes per gateway call", "worker peak RSS growth", "gateway ÷ lxml floor",
+                 "throughput gateway ÷ floor, gthread, c=1", "throughput gateway ÷ floor, sync, c=1"):
+        assert line in done.stdout, line
+    text = report.read_text(encoding="utf-8")
+    assert "## Machine and run" in text and "load average" in text and "## Targets" in text
+    assert "### Large replies" in text and text.count("| yes") >= 3  # complete replies, each size
