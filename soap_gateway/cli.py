@@ -162,6 +162,7 @@ def _demo_settings(environ: dict[str, str], workdir: Path) -> Settings:
 
 
 def _print_demo(soap_url: str, billing_url: str, workdir: Path) -> None:
+    python = sys.executable  # the interpreter that has zeep (scripts/demo.sh installs it into .venv)
     print(f"""
 soap-gateway demo is running.
 
@@ -170,8 +171,8 @@ soap-gateway demo is running.
   billing:  {billing_url} (emulator, mutual TLS; certificates in {workdir})
 
 Try it with zeep:
-  python -m zeep '{soap_url}?wsdl'
-  python -c "import zeep; c = zeep.Client('{soap_url}?wsdl'); print(c.service.CLN_USR_GET(SELECT_ID=101))"
+  {python} -m zeep '{soap_url}?wsdl'
+  {python} -c "import zeep; c = zeep.Client('{soap_url}?wsdl'); print(c.service.CLN_USR_GET(SELECT_ID=101))"
 
 or with curl:
   curl -s -H 'Content-Type: text/xml; charset=utf-8' {soap_url} -d '<soapenv:Envelope \\

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -44,9 +45,15 @@ def test_demo_serves_the_emulator_and_stops_on_ctrl_c(tmp_path: Path) -> None:
                 break
         text = "".join(lines)
         wsdl_url = re.search(r"WSDL:\s+(\S+)", text)[1]  # type: ignore[index]
-        assert "python -c \"import zeep" in text and "curl -s" in text
         client = zeep.Client(wsdl_url, settings=zeep.Settings(strict=True, force_https=False))
         assert client.service.CLN_USR_GET(SELECT_ID=101).NAME == "Иванов Иван Иванович"
+        # the printed examples work as printed
+        (one_liner,) = [line.strip() for line in lines if '-c "import zeep' in line]
+        printed = subprocess.run(shlex.split(one_liner), capture_output=True, text=True, timeout=60)
+        assert "Иванов Иван Иванович" in printed.stdout, printed.stderr
+        curl = text[text.index("curl -s"):text.index("Press Ctrl-C")].replace("\\\n", "")
+        answered = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=60)
+        assert "<tns:IDENTIFY>Иванов Иван Иванович</tns:IDENTIFY>" in answered.stdout
         assert (tmp_path / "cashier1.pfx").exists()
     finally:
         process.send_signal(signal.SIGINT)
