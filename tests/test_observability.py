@@ -5,15 +5,19 @@ Everything goes through the gateway as a real HTTP server, to the emulator over 
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import io
 import json
 import logging
 import threading
 import time
+import uuid
 from typing import Any, Iterator
 
 import pytest
 import requests
+import zeep
 from prometheus_client.parser import text_string_to_metric_families
 
 from soap_gateway.ops.logs import configure_logging
@@ -62,6 +66,21 @@ def test_soap_requests_by_operation_and_outcome(gateway_server: Any, zeep_client
     billing = "soap_gateway_billing_call_duration_seconds_count"
     assert delta(billing, procedure="CLN_USR_GET", outcome="ok") == 1
     assert delta(billing, procedure="CLN_USR_GET", outcome="BillingError") == 1
+
+
+def test_journal_states_are_read_from_the_journal(gateway_server: Any, zeep_client: Any, emulator: Any) -> None:
+    before = scrape(gateway_server.url)
+    zeep_client.service.CLN_FIN_OPER_ADD(USER_ID=104, OP_DATE=dt.datetime.now(), SUMMA=decimal.Decimal("1.00"),
+                                         NUMBER="M1", IDEMPOTENCY_KEY=uuid.uuid4().hex)
+    emulator.add_fault("drop_after_commit", proc="CLN_FIN_OPER_ADD", count=1)
+    emulator.add_fault("http_error", status=503, proc="CLN_FIN_OPER", count=10)  # the lookup fails too
+    with pytest.raises(zeep.exceptions.Fault):
+        zeep_client.service.CLN_FIN_OPER_ADD(USER_ID=104, OP_DATE=dt.datetime.now(),
+                                             SUMMA=decimal.Decimal("2.00"), IDEMPOTENCY_KEY=uuid.uuid4().hex)
+    after = scrape(gateway_server.url)
+    name = "soap_gateway_journal_entries"
+    assert value(after, name, state="done") - value(before, name, state="done") == 1
+    assert value(after, name, state="unknown") - value(before, name, state="unknown") == 1
 
 
 def test_unknown_operations_never_become_labels(gateway_server: Any) -> None:

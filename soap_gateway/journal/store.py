@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, replace
 from typing import Any, Iterable, Sequence
 
-from .model import (CONFLICT, DONE, FAILED, PENDING, RECONCILING, REPLAYED, RESOLVED, UNKNOWN, Action,
+from .model import (CONFLICT, DONE, FAILED, PENDING, RECONCILING, REPLAYED, RESOLVED, STATES, UNKNOWN, Action,
                     AuditRecord, Decision, Entry, Subject, Who)
 
 ENTRY_COLUMNS = ("key", "procedure", "fingerprint", "state", "marker", "subscriber", "amount", "caller", "args",
@@ -141,6 +141,13 @@ class SqlJournal:
             self._run(cur, "SELECT COUNT(*) FROM journal_entries WHERE state = ?", (UNKNOWN,))
             (unknown,) = cur.fetchone()
         return f"{self.where}: {unknown} write(s) of unknown outcome"
+
+    def counts(self) -> dict[str, int]:
+        """Journaled writes by state, for the metrics."""
+        with self._tx(write=False) as cur:
+            self._run(cur, "SELECT state, COUNT(*) FROM journal_entries GROUP BY state")
+            found = dict(cur.fetchall())
+        return {state: int(found.get(state, 0)) for state in STATES}
 
     def entry(self, key: str) -> Entry | None:
         with self._tx(write=False) as cur:

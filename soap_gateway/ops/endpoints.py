@@ -23,7 +23,8 @@ def install(app: Any) -> Readiness:
     page = HelpPage(app.gateway.catalogue, app.wsdl, app.settings.server.wsdl_address)
     app.routes.update({
         "/readyz": lambda environ: ready(readiness),
-        "/metrics": lambda environ: scrape(getattr(client, "circuit_state", None)),
+        "/metrics": lambda environ: scrape(getattr(client, "circuit_state", None),
+                                           getattr(app.gateway.journal, "counts", None)),
         "/": lambda environ: help_page(page, environ),
     })
     return readiness
@@ -36,9 +37,12 @@ def ready(readiness: Readiness) -> Response:
     return ("200 OK" if ok else "503 Service Unavailable"), [("Content-Type", "application/json"), _NO_STORE], body
 
 
-def scrape(circuit_state: Callable[[], str] | None) -> Response:
+def scrape(circuit_state: Callable[[], str] | None,
+           journal_counts: Callable[[], dict[str, int]] | None = None) -> Response:
     if callable(circuit_state):
         metrics.set_circuit_state(circuit_state())
+    if callable(journal_counts):
+        metrics.set_journal_states(journal_counts())
     content_type, body = metrics.exposition()
     return "200 OK", [("Content-Type", content_type), _NO_STORE], body
 

@@ -34,6 +34,9 @@ RELOGINS = Counter("soap_gateway_billing_relogins", "Calls that found the billin
 # nothing is exported while the billing client has no circuit breaker.
 CIRCUIT = Gauge("soap_gateway_billing_circuit_state", "Circuit breaker toward the billing: 1 for its state "
                 "(any worker)", ["state"], multiprocess_mode="livemax")
+# The journal is shared by every worker (and instance): the worker answering /metrics reads it then.
+JOURNAL = Gauge("soap_gateway_journal_entries", "Journaled writes by state, read from the journal at scrape time",
+                ["state"], multiprocess_mode="mostrecent")
 
 
 def observe_soap(operation: str, outcome: str, seconds: float) -> None:
@@ -57,6 +60,11 @@ def set_circuit_state(state: str) -> None:
     current = str(state).lower().replace("_", "-")
     for name in CIRCUIT_STATES:
         CIRCUIT.labels(name).set(1 if name == current else 0)
+
+
+def set_journal_states(counts: dict[str, int]) -> None:
+    for state, count in counts.items():
+        JOURNAL.labels(state).set(count)
 
 
 def exposition() -> tuple[str, bytes]:
