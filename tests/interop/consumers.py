@@ -134,6 +134,9 @@ def _jaxws_version() -> str:
 
 # -- .NET on Mono ---------------------------------------------------------------------------------
 
+MONO_SCENARIO = HERE / "mono_common" / "Scenario.cs"  # the steps both .NET drivers run, each over its proxy
+
+
 def _build_asmx(target: Target, work: Path) -> Built:
     command = ["wsdl", "-nologo", "-namespace:Billing", f"-out:{work / 'Billing.cs'}"]
     if target.credentials:
@@ -142,7 +145,7 @@ def _build_asmx(target: Target, work: Path) -> Built:
     problems = proxies.check_wsdl_exe((work / "Billing.cs").read_text(encoding="utf-8"), load_catalogue())
     compile_proxy(["mcs", "-nologo", "-warn:0", f"-out:{work / 'driver.exe'}", "-r:System.Web.Services",
                    "-r:System.Web.Extensions", "-r:System.Xml", str(work / "Billing.cs"),
-                   str(HERE / "mono_asmx" / "Program.cs")], problems)
+                   str(HERE / "mono_asmx" / "Program.cs"), str(MONO_SCENARIO)], problems)
     return Built(["mono", str(work / "driver.exe"), str(target.scenario)], problems)
 
 
@@ -158,7 +161,7 @@ def _build_wcf(target: Target, work: Path) -> Built:
     problems = proxies.check_svcutil((work / "BillingWcf.cs").read_text(encoding="utf-8"), load_catalogue())
     compile_proxy(["mcs", "-nologo", "-warn:0", f"-out:{work / 'driver.exe'}", "-r:System.ServiceModel",
                    "-r:System.Runtime.Serialization", "-r:System.Web.Extensions", "-r:System.Xml",
-                   str(work / "BillingWcf.cs"), str(HERE / "mono_wcf" / "Program.cs")], problems)
+                   str(work / "BillingWcf.cs"), str(HERE / "mono_wcf" / "Program.cs"), str(MONO_SCENARIO)], problems)
     return Built(["mono", str(work / "driver.exe"), target.endpoint, str(target.scenario)], problems)
 
 

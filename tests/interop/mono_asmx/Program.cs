@@ -2,34 +2,31 @@
 // BillingService : SoapHttpClientProtocol) runs tests/interop/scenario.json against the gateway.
 // Usage: mono driver.exe SCENARIO_JSON (HTTP Basic from INTEROP_USER / INTEROP_PASSWORD;
 // the address is the WSDL's soap:address, compiled into the proxy). Prints one JSON line per step.
+// The steps are mono_common/Scenario.cs; this file has the calls of this proxy.
 using System;
 using System.Collections.Generic;
-using System.Globalization;
-using System.IO;
 using System.Linq;
 using System.Net;
-using System.Reflection;
-using System.Text;
-using System.Web.Script.Serialization;
 using System.Web.Services.Protocols;
 using System.Xml;
 using Billing;
 
-public class Driver
+namespace Billing
 {
-    const string WallClock = "yyyy-MM-ddTHH:mm:ss";
-    static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+    // The generated classes are partial: these parts give them the interfaces Scenario reads them by.
+    public partial class CLN_USR_FIND_2_Row : IFoundRow { }
+    public partial class CLN_USR_GET_Result : IUser { }
+    public partial class CLN_FIN_OPER_Row : IOperationRow { }
+    public partial class CLN_HOME_LIST_Row : IHomeRow { }
+}
 
+public class Driver : Scenario
+{
     readonly BillingService proxy;
-    readonly Dictionary<string, Dictionary<string, object>> steps;
-    int userId;
-    decimal before;
-    int? paidId;
 
-    Driver(BillingService proxy, Dictionary<string, Dictionary<string, object>> steps)
+    Driver(BillingService proxy)
     {
         this.proxy = proxy;
-        this.steps = steps;
     }
 
     static BillingService Connect()
@@ -44,124 +41,50 @@ public class Driver
         return proxy;
     }
 
-    Dictionary<string, object> Args(string step)
-    {
-        object args;
-        return steps[step].TryGetValue("args", out args) ? (Dictionary<string, object>)args : new Dictionary<string, object>();
-    }
-
-    // A DateTime of Kind Unspecified is sent without an offset: the billing's wall clock.
-    static DateTime When(object text)
-    {
-        return DateTime.ParseExact((string)text, WallClock, Inv, DateTimeStyles.None);
-    }
-
-    static string Wall(DateTime? value)
-    {
-        return value.HasValue ? value.Value.ToString(WallClock, Inv) : null;
-    }
-
-    static string Money(decimal? value)
-    {
-        return value.HasValue ? value.Value.ToString(Inv) : null;
-    }
+    protected override Type Contract { get { return typeof(BillingService); } }
+    protected override Type OperationAttribute { get { return typeof(SoapDocumentMethodAttribute); } }
 
     // wsdl.exe gives CLN_USR_FIND_2 all 24 filters as parameters, with a ...Specified flag after each
     // optional number: this fills in the named ones (and their flags) and leaves the rest out.
-    object CallByName(string operation, Dictionary<string, object> named)
+    protected override IReadOnlyList<IFoundRow> Find(Dictionary<string, object> a)
     {
-        var method = typeof(BillingService).GetMethod(operation);
+        var method = typeof(BillingService).GetMethod("CLN_USR_FIND_2");
         var values = method.GetParameters().Select(p =>
-            named.ContainsKey(p.Name) ? named[p.Name]
-            : p.Name.EndsWith("Specified") ? (object)named.ContainsKey(p.Name.Substring(0, p.Name.Length - 9))
+            a.ContainsKey(p.Name) ? a[p.Name]
+            : p.Name.EndsWith("Specified") ? (object)a.ContainsKey(p.Name.Substring(0, p.Name.Length - 9))
             : null).ToArray();
-        return method.Invoke(proxy, values);
+        return (CLN_USR_FIND_2_Row[])method.Invoke(proxy, values);
     }
 
-    object wsdl()
-    {
-        var names = typeof(BillingService).GetMethods()
-            .Where(m => m.GetCustomAttributes(typeof(SoapDocumentMethodAttribute), false).Length > 0)
-            .Select(m => m.Name).OrderBy(n => n, StringComparer.Ordinal).ToList();
-        return new Dictionary<string, object> { { "operations", names } };
-    }
-
-    object find()
-    {
-        var found = (CLN_USR_FIND_2_Row[])CallByName("CLN_USR_FIND_2",
-            new Dictionary<string, object> { { "CONTRACT_NUMBER_IN", Args("find")["CONTRACT_NUMBER_IN"] } });
-        userId = found[0].ID.Value;
-        return new Dictionary<string, object> {
-            { "count", found.Length }, { "ID", found[0].ID }, { "IDENTIFY", found[0].IDENTIFY },
-            { "BALANCE", Money(found[0].BALANCE) } };
-    }
-
-    object read()
+    protected override IUser GetUser(int userId)
     {
         CLN_USR_GET_Result user = proxy.CLN_USR_GET(userId);
-        before = user.BALANCE.Value;
-        return new Dictionary<string, object> {
-            { "NAME", user.NAME }, { "CONTRACT_NUMBER", user.CONTRACT_NUMBER }, { "BALANCE", Money(user.BALANCE) },
-            { "NEXT_AUTO_ACOUNT", Wall(user.NEXT_AUTO_ACOUNT) }, { "DISABLED_DATE", Wall(user.DISABLED_DATE) } };
+        return user;
     }
 
-    object pay()
+    protected override int? AddPayment(int userId, Dictionary<string, object> a)
     {
-        var a = Args("pay");
         // IDEMPOTENCY_KEY: in real use the document's own id, the same on every retry.
         CLN_FIN_OPER_ADD_Status posted = proxy.CLN_FIN_OPER_ADD(userId, When(a["OP_DATE"]),
             decimal.Parse((string)a["SUMMA"], Inv), (string)a["DESCR"], (string)a["NUMBER"], Guid.NewGuid().ToString());
-        paidId = posted.ID;
-        return new Dictionary<string, object> { { "ID", posted.ID } };
+        return posted.ID;
     }
 
-    object balance()
+    protected override IReadOnlyList<IOperationRow> ListPayments(int userId, Dictionary<string, object> a)
     {
-        decimal after = proxy.CLN_USR_GET(userId).BALANCE.Value;
-        return new Dictionary<string, object> { { "BALANCE", Money(after) }, { "delta", Money(after - before) } };
-    }
-
-    object operation()
-    {
-        var a = Args("operation");
         // Optional value-type arguments come with a ...Specified flag: without `true` they are not sent.
         CLN_FIN_OPER_Row[] listed = proxy.CLN_FIN_OPER(userId, When(a["DATEL"]), true, When(a["DATEH"]), true,
             null, false, null, false, null, false, null, false, null, false, null, false);
-        var mine = (listed ?? new CLN_FIN_OPER_Row[0]).Where(op => op.ID == paidId).ToList();
-        var row = mine[0];
-        return new Dictionary<string, object> {
-            { "matches", mine.Count }, { "SUMMA", Money(row.SUMMA) }, { "NUMBER", row.NUMBER },
-            { "DESCR", row.DESCR }, { "OP_DATE", Wall(row.OP_DATE) } };
+        return listed ?? new CLN_FIN_OPER_Row[0];
     }
 
-    object homes()
+    protected override IReadOnlyList<IHomeRow> ListHomes(int? id)
     {
-        CLN_HOME_LIST_Row[] homes = proxy.CLN_HOME_LIST(null, false);
-        return new Dictionary<string, object> {
-            { "count", homes.Length },
-            { "cities", homes.Select(h => h.CITY).Distinct().OrderBy(c => c, StringComparer.Ordinal).ToList() } };
+        return proxy.CLN_HOME_LIST(id, id.HasValue);
     }
 
-    object home_one()
+    protected override Dictionary<string, object> ProvokeFault(int userId, Dictionary<string, object> a)
     {
-        CLN_HOME_LIST_Row[] homes = proxy.CLN_HOME_LIST((int)Args("home_one")["P_ID"], true);
-        var home = homes[0];
-        return new Dictionary<string, object> {
-            { "count", homes.Length }, { "CITY", home.CITY }, { "STREET", home.STREET }, { "S_NUMBER", home.S_NUMBER },
-            { "CONNECT_DATE", Wall(home.CONNECT_DATE) } };
-    }
-
-    object home_none()
-    {
-        CLN_HOME_LIST_Row[] homes = proxy.CLN_HOME_LIST((int)Args("home_none")["P_ID"], true);
-        return new Dictionary<string, object> {
-            { "count", homes == null ? 0 : homes.Length },
-            { "empty_as", homes == null ? "null" : "CLN_HOME_LIST_Row[" + homes.Length + "]" } };
-    }
-
-    object fault()
-    {
-        var a = Args("fault");
         try
         {
             proxy.CLN_FIN_OPER_ADD(userId, When(a["OP_DATE"]), decimal.Parse((string)a["SUMMA"], Inv), null,
@@ -176,36 +99,11 @@ public class Driver
                 { "faultcode", e.Code.Name }, { "faultstring", e.Message },
                 { "detail_code", code == null ? null : code.InnerText } };
         }
-        throw new InvalidOperationException("no fault");
+        return null;
     }
 
     public static void Main(string[] argv)
     {
-        var json = new JavaScriptSerializer();
-        var scenario = (Dictionary<string, object>)json.DeserializeObject(File.ReadAllText(argv[0], Encoding.UTF8));
-        var steps = new Dictionary<string, Dictionary<string, object>>();
-        var order = new List<string>();
-        foreach (Dictionary<string, object> step in (object[])scenario["steps"])
-        {
-            steps[(string)step["id"]] = step;
-            order.Add((string)step["id"]);
-        }
-        var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = true };
-        Driver run = null;
-        foreach (var step in order)
-        {
-            var line = new Dictionary<string, object> { { "step", step } };
-            try
-            {
-                if (run == null) run = new Driver(Connect(), steps);
-                line["observed"] = typeof(Driver).GetMethod(step, BindingFlags.NonPublic | BindingFlags.Instance).Invoke(run, null);
-            }
-            catch (Exception e)  // every failure is a matrix cell, not a crash of the driver
-            {
-                var cause = e is TargetInvocationException && e.InnerException != null ? e.InnerException : e;
-                line["error"] = cause.GetType().Name + ": " + cause.Message;
-            }
-            stdout.WriteLine(json.Serialize(line));
-        }
+        Run(argv[0], () => new Driver(Connect()));
     }
 }

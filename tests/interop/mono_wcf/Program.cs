@@ -3,19 +3,22 @@
 // tests/interop/scenario.json against the gateway over BasicHttpBinding.
 // Usage: mono driver.exe ENDPOINT_URL SCENARIO_JSON (the WSDL's soap:address; HTTP Basic from
 // INTEROP_USER / INTEROP_PASSWORD). Prints one JSON line per step.
+// The steps are mono_common/Scenario.cs; this file has the calls of this proxy.
 using System;
 using System.Collections.Generic;
-using System.Globalization;
-using System.IO;
-using System.Linq;
-using System.Reflection;
 using System.ServiceModel;
-using System.ServiceModel.Channels;
 using System.ServiceModel.Description;
-using System.Text;
-using System.Web.Script.Serialization;
 using System.Runtime.Serialization;
 using soapgateway.billing;
+
+namespace soapgateway.billing
+{
+    // The generated classes are partial: these parts give them the interfaces Scenario reads them by.
+    public partial class CLN_USR_FIND_2_Row : IFoundRow { }
+    public partial class CLN_USR_GET_Result : IUser { }
+    public partial class CLN_FIN_OPER_Row : IOperationRow { }
+    public partial class CLN_HOME_LIST_Row : IHomeRow { }
+}
 
 // The detail our faults carry (<detail><GatewayFault xmlns="urn:soap-gateway:billing">), as a data contract.
 [DataContract(Name = "GatewayFault", Namespace = "urn:soap-gateway:billing")]
@@ -26,21 +29,13 @@ public class GatewayFault : IExtensibleDataObject
     public ExtensionDataObject ExtensionData { get; set; }  // field, billingMessage, correlationId
 }
 
-public class Driver
+public class Driver : Scenario
 {
-    const string WallClock = "yyyy-MM-ddTHH:mm:ss";
-    static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
-
     readonly BillingGatewayClient client;
-    readonly Dictionary<string, Dictionary<string, object>> steps;
-    int userId;
-    decimal before;
-    int? paidId;
 
-    Driver(BillingGatewayClient client, Dictionary<string, Dictionary<string, object>> steps)
+    Driver(BillingGatewayClient client)
     {
         this.client = client;
-        this.steps = steps;
     }
 
     static BillingGatewayClient Connect(string endpoint)
@@ -71,113 +66,43 @@ public class Driver
         return client;
     }
 
-    Dictionary<string, object> Args(string step)
-    {
-        object args;
-        return steps[step].TryGetValue("args", out args) ? (Dictionary<string, object>)args : new Dictionary<string, object>();
-    }
+    protected override Type Contract { get { return typeof(BillingGateway); } }
+    protected override Type OperationAttribute { get { return typeof(OperationContractAttribute); } }
 
-    // A DateTime of Kind Unspecified is sent without an offset: the billing's wall clock.
-    static DateTime When(object text)
-    {
-        return DateTime.ParseExact((string)text, WallClock, Inv, DateTimeStyles.None);
-    }
-
-    static string Wall(DateTime? value)
-    {
-        return value.HasValue ? value.Value.ToString(WallClock, Inv) : null;
-    }
-
-    static string Money(decimal? value)
-    {
-        return value.HasValue ? value.Value.ToString(Inv) : null;
-    }
-
-    object wsdl()
-    {
-        var names = typeof(BillingGateway).GetMethods()
-            .Where(m => m.GetCustomAttributes(typeof(OperationContractAttribute), false).Length > 0)
-            .Select(m => m.Name).OrderBy(n => n, StringComparer.Ordinal).ToList();
-        return new Dictionary<string, object> { { "operations", names } };
-    }
-
-    object find()
+    protected override IReadOnlyList<IFoundRow> Find(Dictionary<string, object> a)
     {
         // svcutil gives CLN_USR_FIND_2 all 24 filters as parameters; null leaves a filter out.
-        ArrayOfCLN_USR_FIND_2_Row found = client.CLN_USR_FIND_2(null, null, null, null, null, null, null, null, null,
-            null, null, null, null, null, null, null, (string)Args("find")["CONTRACT_NUMBER_IN"], null, null, null,
-            null, null, null, null);
-        userId = found[0].ID.Value;
-        return new Dictionary<string, object> {
-            { "count", found.Count }, { "ID", found[0].ID }, { "IDENTIFY", found[0].IDENTIFY },
-            { "BALANCE", Money(found[0].BALANCE) } };
+        return client.CLN_USR_FIND_2(null, null, null, null, null, null, null, null, null, null, null, null, null,
+            null, null, null, (string)a["CONTRACT_NUMBER_IN"], null, null, null, null, null, null, null);
     }
 
-    object read()
+    protected override IUser GetUser(int userId)
     {
-        CLN_USR_GET_Result user = client.CLN_USR_GET(userId);
-        before = user.BALANCE.Value;
-        return new Dictionary<string, object> {
-            { "NAME", user.NAME }, { "CONTRACT_NUMBER", user.CONTRACT_NUMBER }, { "BALANCE", Money(user.BALANCE) },
-            { "NEXT_AUTO_ACOUNT", Wall(user.NEXT_AUTO_ACOUNT) }, { "DISABLED_DATE", Wall(user.DISABLED_DATE) } };
+        return client.CLN_USR_GET(userId);
     }
 
-    object pay()
+    protected override int? AddPayment(int userId, Dictionary<string, object> a)
     {
-        var a = Args("pay");
         // IDEMPOTENCY_KEY: in real use the document's own id, the same on every retry.
         CLN_FIN_OPER_ADD_Status posted = client.CLN_FIN_OPER_ADD(userId, When(a["OP_DATE"]),
             decimal.Parse((string)a["SUMMA"], Inv), (string)a["DESCR"], (string)a["NUMBER"], Guid.NewGuid().ToString());
-        paidId = posted.ID;
-        return new Dictionary<string, object> { { "ID", posted.ID } };
+        return posted.ID;
     }
 
-    object balance()
+    protected override IReadOnlyList<IOperationRow> ListPayments(int userId, Dictionary<string, object> a)
     {
-        decimal after = client.CLN_USR_GET(userId).BALANCE.Value;
-        return new Dictionary<string, object> { { "BALANCE", Money(after) }, { "delta", Money(after - before) } };
-    }
-
-    object operation()
-    {
-        var a = Args("operation");
         ArrayOfCLN_FIN_OPER_Row listed = client.CLN_FIN_OPER(userId, When(a["DATEL"]), When(a["DATEH"]),
             null, null, null, null, null, null);
-        var mine = listed.Where(op => op.ID == paidId).ToList();
-        var row = mine[0];
-        return new Dictionary<string, object> {
-            { "matches", mine.Count }, { "SUMMA", Money(row.SUMMA) }, { "NUMBER", row.NUMBER },
-            { "DESCR", row.DESCR }, { "OP_DATE", Wall(row.OP_DATE) } };
+        return listed;
     }
 
-    object homes()
+    protected override IReadOnlyList<IHomeRow> ListHomes(int? id)
     {
-        ArrayOfCLN_HOME_LIST_Row homes = client.CLN_HOME_LIST(null);
-        return new Dictionary<string, object> {
-            { "count", homes.Count },
-            { "cities", homes.Select(h => h.CITY).Distinct().OrderBy(c => c, StringComparer.Ordinal).ToList() } };
+        return client.CLN_HOME_LIST(id);
     }
 
-    object home_one()
+    protected override Dictionary<string, object> ProvokeFault(int userId, Dictionary<string, object> a)
     {
-        ArrayOfCLN_HOME_LIST_Row homes = client.CLN_HOME_LIST((int)Args("home_one")["P_ID"]);
-        var home = homes[0];
-        return new Dictionary<string, object> {
-            { "count", homes.Count }, { "CITY", home.CITY }, { "STREET", home.STREET }, { "S_NUMBER", home.S_NUMBER },
-            { "CONNECT_DATE", Wall(home.CONNECT_DATE) } };
-    }
-
-    object home_none()
-    {
-        ArrayOfCLN_HOME_LIST_Row homes = client.CLN_HOME_LIST((int)Args("home_none")["P_ID"]);
-        return new Dictionary<string, object> {
-            { "count", homes == null ? 0 : homes.Count },
-            { "empty_as", homes == null ? "null" : "ArrayOfCLN_HOME_LIST_Row[" + homes.Count + "]" } };
-    }
-
-    object fault()
-    {
-        var a = Args("fault");
         try
         {
             client.CLN_FIN_OPER_ADD(userId, When(a["OP_DATE"]), decimal.Parse((string)a["SUMMA"], Inv), null,
@@ -189,36 +114,11 @@ public class Driver
                 { "faultcode", e.Code.Name }, { "faultstring", e.Message }, { "detail_code", e.Detail.code },
                 { "note", "detail read as FaultException<GatewayFault>, declared on the contract at run time" } };
         }
-        throw new InvalidOperationException("no fault");
+        return null;
     }
 
     public static void Main(string[] argv)
     {
-        var json = new JavaScriptSerializer();
-        var scenario = (Dictionary<string, object>)json.DeserializeObject(File.ReadAllText(argv[1], Encoding.UTF8));
-        var steps = new Dictionary<string, Dictionary<string, object>>();
-        var order = new List<string>();
-        foreach (Dictionary<string, object> step in (object[])scenario["steps"])
-        {
-            steps[(string)step["id"]] = step;
-            order.Add((string)step["id"]);
-        }
-        var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = true };
-        Driver run = null;
-        foreach (var step in order)
-        {
-            var line = new Dictionary<string, object> { { "step", step } };
-            try
-            {
-                if (run == null) run = new Driver(Connect(argv[0]), steps);
-                line["observed"] = typeof(Driver).GetMethod(step, BindingFlags.NonPublic | BindingFlags.Instance).Invoke(run, null);
-            }
-            catch (Exception e)  // every failure is a matrix cell, not a crash of the driver
-            {
-                var cause = e is TargetInvocationException && e.InnerException != null ? e.InnerException : e;
-                line["error"] = cause.GetType().Name + ": " + cause.Message;
-            }
-            stdout.WriteLine(json.Serialize(line));
-        }
+        Run(argv[1], () => new Driver(Connect(argv[0])));
     }
 }
