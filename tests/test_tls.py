@@ -316,8 +316,6 @@ def test_context_settings(identity: tls.ClientIdentity, pki: certs.DemoPKI) -> N
     context = tls.build_ssl_context(identity, str(pki.ca_cert))
     assert context.minimum_version == ssl.TLSVersion.TLSv1_2
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname is True
-    relaxed = tls.build_ssl_context(identity, str(pki.ca_cert), check_hostname=False)
-    assert relaxed.verify_mode == ssl.CERT_REQUIRED and relaxed.check_hostname is False
 
 
 def test_handshake_with_client_certificate(identity: tls.ClientIdentity, pki: certs.DemoPKI) -> None:
@@ -346,23 +344,19 @@ def test_der_ca_file_works(identity: tls.ClientIdentity, pki: certs.DemoPKI, tmp
 def test_server_from_another_ca_is_refused(
     identity: tls.ClientIdentity, pki: certs.DemoPKI, other_pki: certs.DemoPKI,
 ) -> None:
-    for check_hostname in (True, False):  # the chain is verified even without the name check
-        context = tls.build_ssl_context(identity, str(pki.ca_cert), check_hostname=check_hostname)
-        with MTLSServer(other_pki.server_cert, other_pki.server_key, pki.client_ca) as server:
-            with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
-                exchange(context, server.port)
+    context = tls.build_ssl_context(identity, str(pki.ca_cert))
+    with MTLSServer(other_pki.server_cert, other_pki.server_key, pki.client_ca) as server:
+        with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
+            exchange(context, server.port)
 
 
-def test_wrong_server_name_is_refused_unless_name_check_is_off(
+def test_wrong_server_name_is_refused(
     identity: tls.ClientIdentity, pki: certs.DemoPKI,
 ) -> None:
     context = tls.build_ssl_context(identity, str(pki.ca_cert))
     with MTLSServer(pki.server_cert, pki.server_key, pki.client_ca) as server:
         with pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"):
             exchange(context, server.port, server_hostname="other.test")
-    relaxed = tls.build_ssl_context(identity, str(pki.ca_cert), check_hostname=False)
-    with MTLSServer(pki.server_cert, pki.server_key, pki.client_ca) as server:
-        assert exchange(relaxed, server.port, server_hostname="other.test") == b"pong:ping"
 
 
 def test_environment_does_not_widen_trust(

@@ -82,21 +82,21 @@ def days_until_expiry(identity: ClientIdentity, now: dt.datetime | None = None) 
 
 
 def build_ssl_context(
-    identity: ClientIdentity, ca_file: str | None, *, check_hostname: bool = True,
+    identity: ClientIdentity, ca_file: str | None,
 ) -> ssl.SSLContext:
     """An SSLContext that verifies the billing and presents ``identity``.
 
     ``ca_file`` (PEM or DER) is the only trust anchor when given; None means the
     system store (OpenSSL's default paths; REQUESTS_CA_BUNDLE plays no part).
-    ``check_hostname=False`` is for a fingerprint pin checked by urllib3; the
-    chain is verified in every case.
+    The name check stays on: only urllib3 replaces it, with the pin, when one
+    is configured (the chain is verified then too).
     """
     if ca_file is None:
         context = ssl.create_default_context()
     else:
         context = _context_for_ca(ca_file)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.check_hostname = check_hostname
+    context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
     # create_default_context() honours SSLKEYLOGFILE; session keys toward the
     # billing must not be written out because of an inherited variable.
