@@ -5,20 +5,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import requests
 import zeep
 from lxml import etree
 
+from serving import stop, wait_until_up
 from soap_gateway.config import JournalSettings, Settings
 from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
@@ -119,12 +117,6 @@ def write_config(path: Path, settings: Settings, *, listen: str, journal: dict[s
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def served(config: Path, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``python -m soap_gateway serve --config`` (gunicorn) until /healthz answers; stopped at the end."""
@@ -133,22 +125,7 @@ def served(config: Path, port: int, log: Path) -> Iterator[subprocess.Popen[byte
         process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
                                    cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or no worker booted yet
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the gateway did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.2)
+        wait_until_up(port, process, log, "/healthz")
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import zeep
 
+from serving import free_port, stop, wait_until_up
 from soap_gateway.certs import create_ca
 
 ROOT = Path(__file__).parent.parent
@@ -105,38 +107,25 @@ def test_check_says_what_is_wrong(billing_settings: Any, pki: Any, tmp_path: Pat
 
 
 def test_serve_runs_gunicorn_workers_that_answer(billing_settings: Any, tmp_path: Path) -> None:
-    import socket
-    import time
-
-    import requests
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = tmp_path / "gateway.toml"
     config.write_text("[server]\nworkers = 2\nthreads = 2\n[auth]\nmode = \"none\"\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT), **_env(billing_settings),
            "SOAP_GATEWAY_LISTEN": f"127.0.0.1:{port}", "SOAP_GATEWAY_PUBLIC_URL": "https://gw.isp.example/soap"}
-    process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, env=env)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
+                                   stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                    break
-            except requests.RequestException:  # not listening yet, or no worker booted yet
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.2)
+        wait_until_up(port, process, log, "/healthz")
         wsdl = requests.get(f"http://127.0.0.1:{port}/soap?wsdl", timeout=10).text
         assert 'location="https://gw.isp.example/soap"' in wsdl
         client = zeep.Client(f"http://127.0.0.1:{port}/soap?wsdl", settings=zeep.Settings(force_https=False))
         service = client.create_service("{urn:soap-gateway:billing}BillingGateway", f"http://127.0.0.1:{port}/soap")
         assert service.CLN_USR_GET(SELECT_ID=101).NAME == "Иванов Иван Иванович"
     finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=60)
+        stop(process)
+    output = log.read_text(errors="replace")
     assert process.returncode == 0, output
     assert output.count("Booting worker") == 2
     assert "servicemode" not in output

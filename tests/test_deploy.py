@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import zeep
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, pkcs12
 from lxml import etree
 
+from serving import free_port, stop, wait_until_up
 from soap_gateway.certs import create_server_cert
 
 ROOT = Path(__file__).parent.parent
@@ -30,38 +30,6 @@ ENVELOPE = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/en
             'xmlns:b="urn:soap-gateway:billing"><soapenv:Body><b:CLN_USR_GET><b:SELECT_ID>{}</b:SELECT_ID>'
             '</b:CLN_USR_GET></soapenv:Body></soapenv:Envelope>')
 WORKERS = 4
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(port: int, process: subprocess.Popen[bytes], log: Path, http_path: str = "",
-                  timeout: float = 60) -> None:
-    """Until the port accepts connections (and, for plain HTTP, ``http_path`` answers)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            if http_path:
-                requests.get(f"http://127.0.0.1:{port}{http_path}", timeout=5)
-            return
-        except (OSError, requests.RequestException):  # not listening yet, or the workers are still loading
-            time.sleep(0.1)
-    pytest.fail(f"port {port} did not answer within {timeout} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def post(url: str, user_id: Any, correlation_id: str = "") -> requests.Response:

@@ -14,7 +14,8 @@ import pytest
 import requests
 import zeep
 
-from money import free_port, marked, new_key, served, write_config
+from money import marked, new_key, served, write_config
+from serving import free_port
 from soap_gateway.journal.sqlite import SqliteJournal
 
 

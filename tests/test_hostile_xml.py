@@ -21,6 +21,7 @@ import pytest
 import requests
 from lxml import etree
 
+from serving import stop, wait_until_up
 from soap_gateway.security.passwords import hash_password
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -80,30 +81,18 @@ password_hash = "{hash_password(PASSWORD)}"
 roles = ["admin"]
 """, encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    master = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=workdir)  # its journal
+    log = workdir / "serve.log"
+    with log.open("wb") as out:
+        master = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
+                                  env=env, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)  # its journal
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or no worker booted yet
-                pass
-            if master.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"soap-gateway serve did not start: {master.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
+        wait_until_up(port, master, log, "/healthz")
         children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
         assert len(children) == 1, children
         yield {"url": url, "port": port, "worker": int(children[0])}
     finally:
-        master.terminate()
-        try:
-            master.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            master.kill()
-        master.stderr.close()
+        stop(master)
 
 
 def peak_rss_kb(pid: int) -> int:

@@ -27,7 +27,8 @@ import requests
 import zeep
 from zeep.transports import Transport
 
-from money import free_port, served, write_config
+from money import served, write_config
+from serving import free_port
 from soap_gateway.backend.tls import build_ssl_context, load_client_identity
 from soap_gateway.emulator import Emulator
 from soap_gateway.journal import open_journal
