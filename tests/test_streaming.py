@@ -12,10 +12,8 @@ import io
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -24,6 +22,7 @@ import requests
 import zeep
 import zeep.exceptions
 
+from serving import free_port, stop, wait_until_up
 from soap_gateway.config import Settings
 from soap_gateway.devserver import BackgroundServer
 from soap_gateway.emulator import Emulator
@@ -48,9 +47,7 @@ def own_emulator(pki: Any) -> Iterator[Emulator]:
 @pytest.fixture(scope="module")
 def served(own_emulator: Emulator, billing_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``soap-gateway serve`` (gunicorn, one gthread worker) in front of ``own_emulator``."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     config = tmp_path_factory.mktemp("served") / "gateway.toml"
     config.write_text(f"""[billing]
 url = "{own_emulator.url}"
@@ -71,21 +68,15 @@ path = "{config.parent / 'journal.sqlite3'}"
 """, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOAP_GATEWAY_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)], cwd=ROOT,
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, "the gateway did not start"
-        time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(30)
+    log = config.parent / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
+                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(port, process, log, "/healthz")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
 
 
 def _envelope(**args: Any) -> bytes:
