@@ -123,7 +123,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .certs import create_demo_pki
     from .devserver import BackgroundServer
     from .emulator import Emulator
-    from .soap import create_app
+    from .application import create_app
 
     workdir = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="soap-gateway-demo-"))
     pki = create_demo_pki(workdir, domain="billing.local", overwrite=True)

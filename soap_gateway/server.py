@@ -52,7 +52,7 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         from .ops.logs import configure_logging
-        from .soap import create_app
+        from .application import create_app
 
         settings = Settings.load(self.config_path)
         check_runtime(settings)

@@ -11,7 +11,7 @@ import os
 from .config import Settings, check_runtime
 from .ops.logs import configure_logging
 from .security.settings import require_auth_decision
-from .soap import create_app
+from .application import create_app
 
 settings = Settings.load(os.environ.get("SOAP_GATEWAY_CONFIG") or None)
 require_auth_decision(settings.auth)

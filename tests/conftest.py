@@ -23,7 +23,7 @@ from soap_gateway.config import BillingSettings, JournalSettings, ServerSettings
 from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
 from soap_gateway.emulator import Emulator
-from soap_gateway.soap import create_app
+from soap_gateway.application import create_app
 from postgres_server import postgres  # noqa: F401  (the PostgreSQL fixture of the journal tests)
 
 BILLING_DOMAIN = "billing.test"

@@ -20,7 +20,7 @@ from serving import stop, wait_until_up
 from soap_gateway.config import JournalSettings, Settings
 from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
-from soap_gateway.soap import create_app
+from soap_gateway.application import create_app
 
 NS = {"gw": "urn:soap-gateway:billing"}
 ROOT = Path(__file__).parent.parent

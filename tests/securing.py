@@ -15,7 +15,7 @@ from lxml import etree
 from soap_gateway.config import Settings
 from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
-from soap_gateway.soap import create_app
+from soap_gateway.application import create_app
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 NS = {"gw": "urn:soap-gateway:billing", "soap": ENV}

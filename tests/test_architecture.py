@@ -70,3 +70,40 @@ def test_journal_databases_stay_in_their_stores() -> None:
     for library in ("psycopg", "psycopg_pool"):
         assert set(_where(library)) <= {"journal/postgres.py"}, _where(library)
     assert {p for p in _where("sqlite3") if not p.startswith("emulator/")} == {"journal/sqlite.py"}
+
+
+FACADES = ("soap_gateway.soap", "soap_gateway.rest")
+
+
+def _imports_any(path: Path, modules: tuple[str, ...]) -> bool:
+    return any(n == m or n.startswith(m + ".") for n in imports_of(path) for m in modules)
+
+
+def test_the_web_layer_knows_no_facade() -> None:
+    web = sorted((PACKAGE / "web").glob("*.py"))
+    assert web and not [p.name for p in web if _imports_any(p, (*FACADES, "spyne"))]
+
+
+def test_the_facades_do_not_know_each_other() -> None:
+    for own, other in (FACADES, FACADES[::-1]):
+        folder = PACKAGE / own.rpartition(".")[2]
+        assert not [p.name for p in folder.glob("*.py") if _imports_any(p, (other,))], own
+
+
+def test_only_the_application_assembles_the_facades() -> None:
+    users = {str(p.relative_to(PACKAGE)) for p in SOURCES if _imports_any(p, FACADES)}
+    users = {u for u in users if not u.startswith(("soap/", "rest/"))}
+    assert users <= {"application.py", "cli.py"}, users  # cli.py: `soap-gateway wsdl` writes the WSDL
+
+
+def test_the_core_and_below_know_nothing_of_http() -> None:
+    lower = ("backend/", "catalogue/", "journal/", "security/", "ops/", "core.py", "errors.py", "execute.py")
+    offenders = [str(p.relative_to(PACKAGE)) for p in SOURCES if str(p.relative_to(PACKAGE)).startswith(lower)
+                 and _imports_any(p, (*FACADES, "soap_gateway.web"))]
+    assert offenders == []
+
+
+def test_the_call_context_is_read_typed() -> None:
+    """ctx.udc is a web.CallContext: nobody guesses at it with getattr."""
+    offenders = [str(p.relative_to(PACKAGE)) for p in SOURCES if "getattr(ctx.udc" in p.read_text(encoding="utf-8")]
+    assert offenders == []

@@ -75,7 +75,7 @@ def gunicorn(billing_settings: Any, tmp_path_factory: pytest.TempPathFactory) ->
     # samples an earlier run left behind: a restart must not add them to this run's
     (workdir / "metrics").mkdir()
     subprocess.run([sys.executable, "-c", "from soap_gateway.ops import metrics\n"
-                    "for _ in range(1000): metrics.observe_soap('CLN_USR_GET', 'ok', 0.1)"],
+                    "for _ in range(1000): metrics.observe_request('soap', 'CLN_USR_GET', 'ok', 0.1)"],
                    env=env, check=True, timeout=60)
     assert list((workdir / "metrics").glob("*.db"))
     log = workdir / "gunicorn.log"
@@ -118,12 +118,12 @@ def test_gunicorn_serves_the_wsdl_with_the_public_address(gunicorn: Gunicorn) ->
 
 
 def test_samples_of_an_earlier_run_are_dropped(gunicorn: Gunicorn) -> None:
-    ok = 'soap_gateway_soap_requests_total{operation="CLN_USR_GET",outcome="ok"}'
+    ok = 'soap_gateway_requests_total{facade="soap",operation="CLN_USR_GET",outcome="ok"}'
     assert sample(scrape(gunicorn.url), ok) < 1000
 
 
 def test_metrics_add_up_across_workers(gunicorn: Gunicorn, emulator: Any) -> None:
-    ok = 'soap_gateway_soap_requests_total{operation="CLN_USR_GET",outcome="ok"}'
+    ok = 'soap_gateway_requests_total{facade="soap",operation="CLN_USR_GET",outcome="ok"}'
     before = sample(scrape(gunicorn.url), ok)
     slow = WORKERS - 1
     emulator.add_fault("latency", ms=2000, proc="CLN_USR_GET", count=slow)
@@ -139,12 +139,12 @@ def test_metrics_add_up_across_workers(gunicorn: Gunicorn, emulator: Any) -> Non
         assert all(f.result().status_code == 200 for f in held)
         quick = list(pool.map(lambda i: post(f"{gunicorn.url}/soap", 101).status_code, range(20)))
     assert quick == [200] * 20
-    assert sample(during, "soap_gateway_soap_requests_in_flight") == slow
+    assert sample(during, "soap_gateway_requests_in_flight", '{facade="soap"}') == slow
     counts = {sample(scrape(gunicorn.url), ok) for _ in range(2 * WORKERS)}  # whichever worker answers
     assert counts == {before + slow + 20}
     writers = {p.stem.rpartition("_")[2] for p in gunicorn.metrics_dir.glob("counter_*.db")}
     assert len(writers) >= slow, writers
-    assert sample(scrape(gunicorn.url), "soap_gateway_soap_requests_in_flight") == 0
+    assert sample(scrape(gunicorn.url), "soap_gateway_requests_in_flight", '{facade="soap"}') == 0
 
 
 def test_json_log_lines_from_the_workers(gunicorn: Gunicorn) -> None:
@@ -352,7 +352,7 @@ def test_soap_gateway_serve_runs_gunicorn_with_shared_metrics(billing_settings: 
         url = f"http://127.0.0.1:{port}"
         wsdl = requests.get(f"{url}/soap?wsdl", timeout=10)
         assert wsdl.status_code == 200 and f'location="{url}/soap"'.encode() in wsdl.content
-        ok = 'soap_gateway_soap_requests_total{operation="CLN_USR_GET",outcome="ok"}'
+        ok = 'soap_gateway_requests_total{facade="soap",operation="CLN_USR_GET",outcome="ok"}'
         with ThreadPoolExecutor(max_workers=6) as pool:
             assert set(pool.map(lambda i: post(f"{url}/soap", 101).status_code, range(12))) == {200}
         assert {sample(scrape(url), ok) for _ in range(4)} == {12.0}

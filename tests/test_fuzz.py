@@ -28,7 +28,7 @@ from soap_gateway.config import DEFAULT_SESSION_EXPIRED_PATTERNS
 from soap_gateway.core import Gateway
 from soap_gateway.emulator import Emulator
 from soap_gateway.errors import GatewayError
-from soap_gateway.soap import create_app
+from soap_gateway.application import create_app
 from soap_gateway.security.settings import AuthSettings
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"

@@ -13,7 +13,7 @@ from soap_gateway.backend import BillingClient
 from soap_gateway.config import Settings
 from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
-from soap_gateway.soap import create_app
+from soap_gateway.application import create_app
 
 
 def readyz(server: BackgroundServer) -> tuple[int, dict[str, dict[str, Any]]]:

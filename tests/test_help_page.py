@@ -84,13 +84,13 @@ def test_links_to_the_wsdl(gateway_server: Any, page: bytes) -> None:
     dom = html.fromstring(page)
     (href,) = dom.xpath("//a[@id='wsdl-link']/@href")
     wsdl = requests.get(requests.compat.urljoin(f"{gateway_server.url}/", href), timeout=10)
-    assert wsdl.status_code == 200 and wsdl.content == gateway_server.app.wsdl
+    assert wsdl.status_code == 200 and wsdl.content == gateway_server.app.by_name["soap"].wsdl
     assert f"{gateway_server.url}/soap?wsdl" in dom.text_content()
 
 
 @pytest.fixture(scope="module")
 def request_schema(gateway_server: Any) -> etree.XMLSchema:
-    (schema,) = etree.fromstring(gateway_server.app.wsdl).xpath("wsdl:types/xs:schema", namespaces=NS)
+    (schema,) = etree.fromstring(gateway_server.app.by_name["soap"].wsdl).xpath("wsdl:types/xs:schema", namespaces=NS)
     return etree.XMLSchema(etree.fromstring(etree.tostring(schema)))
 
 

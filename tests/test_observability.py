@@ -56,12 +56,12 @@ def test_soap_requests_by_operation_and_outcome(gateway_server: Any, zeep_client
     def delta(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    total = "soap_gateway_soap_requests_total"
-    assert delta(total, operation="CLN_USR_GET", outcome="ok") == 1
-    assert delta(total, operation="CLN_USR_GET", outcome="Client.ValidationError") == 1
-    assert delta(total, operation="CLN_USR_GET", outcome="Server.BillingError") == 1
-    assert delta("soap_gateway_soap_request_duration_seconds_count", operation="CLN_USR_GET") == 3
-    assert delta("soap_gateway_soap_request_duration_seconds_sum", operation="CLN_USR_GET") > 0
+    total = "soap_gateway_requests_total"
+    assert delta(total, facade="soap", operation="CLN_USR_GET", outcome="ok") == 1
+    assert delta(total, facade="soap", operation="CLN_USR_GET", outcome="Client.ValidationError") == 1
+    assert delta(total, facade="soap", operation="CLN_USR_GET", outcome="Server.BillingError") == 1
+    assert delta("soap_gateway_request_duration_seconds_count", facade="soap", operation="CLN_USR_GET") == 3
+    assert delta("soap_gateway_request_duration_seconds_sum", facade="soap", operation="CLN_USR_GET") > 0
     # two reached the billing: one answered, one refused with an error element
     billing = "soap_gateway_billing_call_duration_seconds_count"
     assert delta(billing, procedure="CLN_USR_GET", outcome="ok") == 1
@@ -114,8 +114,8 @@ def test_in_flight_requests(gateway_server: Any, emulator: Any) -> None:
         time.sleep(0.02)
     during = scrape(gateway_server.url)
     caller.join()
-    assert value(during, "soap_gateway_soap_requests_in_flight") == 1
-    assert value(scrape(gateway_server.url), "soap_gateway_soap_requests_in_flight") == 0
+    assert value(during, "soap_gateway_requests_in_flight", facade="soap") == 1
+    assert value(scrape(gateway_server.url), "soap_gateway_requests_in_flight", facade="soap") == 0
 
 
 # -- logs ------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import dataclasses
 import threading
 from typing import Any
 
-from soap_gateway.soap import create_app
+from soap_gateway.application import create_app
 
 THREADS = 4
 

@@ -21,7 +21,7 @@ from soap_gateway.devserver import BackgroundServer
 from soap_gateway.emulator.model import Context, Result
 from soap_gateway.emulator.signatures import fields
 from soap_gateway.emulator.site import add_site_procedure, remove_site_procedure
-from soap_gateway.soap import create_app
+from soap_gateway.application import create_app
 
 PROC = "SITE_USR_CONTRACT"
 SITE_CATALOGUE = f"""
@@ -79,7 +79,7 @@ def site_client(server: BackgroundServer) -> Any:
 
 def test_the_built_in_catalogue_does_not_have_it(gateway_server: Any) -> None:
     assert PROC not in gateway_server.app.gateway.catalogue
-    assert PROC.encode() not in gateway_server.app.wsdl
+    assert PROC.encode() not in gateway_server.app.by_name["soap"].wsdl
 
 
 def test_zeep_calls_the_site_procedure(site_server: BackgroundServer, site_emulator: Any) -> None:
@@ -102,7 +102,7 @@ def test_site_procedure_on_the_help_page_and_in_the_metrics(site_server: Backgro
     assert f'id="{PROC}"' in page and "A subscriber&#39;s contract and balance" in page
     site_client(site_server).service.SITE_USR_CONTRACT(USER_ID=102)
     metrics = requests.get(f"{site_server.url}/metrics", timeout=10).text
-    assert f'soap_gateway_soap_requests_total{{operation="{PROC}",outcome="ok"}}' in metrics
+    assert f'soap_gateway_requests_total{{facade="soap",operation="{PROC}",outcome="ok"}}' in metrics
     assert f'procedure="{PROC}"' in metrics
 
 
@@ -122,7 +122,7 @@ def execute_server(gateway_settings: Settings) -> Iterator[BackgroundServer]:
 
 
 def test_no_execute_operation_by_default(gateway_server: Any) -> None:
-    assert b"EXECUTE" not in gateway_server.app.wsdl
+    assert b"EXECUTE" not in gateway_server.app.by_name["soap"].wsdl
 
 
 def test_execute_runs_a_listed_procedure(execute_server: BackgroundServer, site_emulator: Any) -> None:
@@ -131,7 +131,7 @@ def test_execute_runs_a_listed_procedure(execute_server: BackgroundServer, site_
     columns = {c.NAME.upper(): c.VALUE for c in row.COLUMNS.ExtraColumn}
     assert columns["CONTRACT_NUMBER"] == "Д-2024/001" and columns["ID"] == "101"
     metrics = requests.get(f"{execute_server.url}/metrics", timeout=10).text
-    assert 'soap_gateway_soap_requests_total{operation="EXECUTE",outcome="ok"}' in metrics
+    assert 'soap_gateway_requests_total{facade="soap",operation="EXECUTE",outcome="ok"}' in metrics
 
 
 def test_execute_refuses_what_the_config_does_not_list(execute_server: BackgroundServer,

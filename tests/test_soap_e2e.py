@@ -258,7 +258,7 @@ def test_unreachable_billing_is_an_unavailable_fault(gateway_settings: Any) -> N
     import socket
 
     from soap_gateway.devserver import BackgroundServer
-    from soap_gateway.soap import create_app
+    from soap_gateway.application import create_app
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

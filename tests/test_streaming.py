@@ -28,7 +28,7 @@ from soap_gateway.devserver import BackgroundServer
 from soap_gateway.emulator import Emulator
 from soap_gateway.errors import ConfigurationError
 from soap_gateway.ops.logs import configure_logging
-from soap_gateway.soap import create_app
+from soap_gateway.application import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 BUFFER_ROWS = 5

@@ -19,11 +19,12 @@ from .multiproc import MULTIPROC_ENV
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 CIRCUIT_STATES = ("closed", "half-open", "open")
 
-SOAP_REQUESTS = Counter("soap_gateway_soap_requests", "SOAP requests by operation and outcome (ok or faultcode)",
-                        ["operation", "outcome"])
-SOAP_DURATION = Histogram("soap_gateway_soap_request_duration_seconds", "Time to answer a SOAP request",
-                          ["operation"], buckets=_BUCKETS)
-IN_FLIGHT = Gauge("soap_gateway_soap_requests_in_flight", "SOAP requests being answered now",
+# facade: "soap" or "rest"; outcome: ok, or the SOAP faultcode / the REST problem code.
+REQUESTS = Counter("soap_gateway_requests", "Requests by facade, operation and outcome",
+                   ["facade", "operation", "outcome"])
+DURATION = Histogram("soap_gateway_request_duration_seconds", "Time to answer a request",
+                     ["facade", "operation"], buckets=_BUCKETS)
+IN_FLIGHT = Gauge("soap_gateway_requests_in_flight", "Requests being answered now", ["facade"],
                   multiprocess_mode="livesum")
 BILLING_DURATION = Histogram("soap_gateway_billing_call_duration_seconds",
                              "Billing api.php calls by procedure and outcome (ok or error class)",
@@ -39,9 +40,9 @@ JOURNAL = Gauge("soap_gateway_journal_entries", "Journaled writes by state, read
                 ["state"], multiprocess_mode="mostrecent")
 
 
-def observe_soap(operation: str, outcome: str, seconds: float) -> None:
-    SOAP_REQUESTS.labels(operation, outcome).inc()
-    SOAP_DURATION.labels(operation).observe(seconds)
+def observe_request(facade: str, operation: str, outcome: str, seconds: float) -> None:
+    REQUESTS.labels(facade, operation, outcome).inc()
+    DURATION.labels(facade, operation).observe(seconds)
 
 
 def observe_billing_call(procedure: str, outcome: str, seconds: float) -> None:

@@ -1,5 +1,5 @@
-"""The SOAP face: the only package that imports spyne."""
+"""The SOAP facade: the only package that imports spyne."""
 
-from .app import build_wsdl, create_app
+from .app import SoapFacade, build_wsdl
 
-__all__ = ["build_wsdl", "create_app"]
+__all__ = ["SoapFacade", "build_wsdl"]

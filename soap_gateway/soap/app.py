@@ -1,21 +1,18 @@
-"""The WSGI application: routing, request guards, the WSDL built once, Spyne behind.
+"""The SOAP facade: /soap and /soap?wsdl on the shared web layer, the WSDL built once, Spyne behind.
 
-Guards run before Spyne sees a byte: the caller's address and credentials
-(auth.py), body size, DOCTYPE/entities (SOAP 1.1 §3 forbids a DTD), nesting
-depth and element count (xmlguard.py), and a catch-all that turns anything
-escaping before the reply's first byte into a SOAP fault envelope instead of a
-bare HTTP 500.  Replies are not buffered here: a long list streams (writer.py,
-streamed.py).
+The web layer (soap_gateway.web) has already checked the caller's address and
+credentials; before Spyne sees a byte this facade applies the body size limit,
+then refuses DOCTYPE/entities (SOAP 1.1 §3 forbids a DTD), deep nesting and
+too many elements (xmlguard.py).  An error raised before the reply's first
+byte becomes a SOAP fault envelope instead of a bare HTTP 500.  Replies are
+not buffered here: a long list streams (writer.py, web/streamed.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
-import json
 import logging
 import sys
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
@@ -28,16 +25,17 @@ from spyne.server.wsgi import WsgiApplication
 from ..catalogue import Catalogue, load_catalogue
 from ..config import Settings
 from ..core import Gateway
-from ..errors import GatewayError
+from ..errors import GatewayError, MethodNotAllowed
 from ..execute import Executor
-from ..ops import endpoints, metrics
-from ..ops.observe import correlation_id_from, soap_request
-from .auth import CREDENTIALS, PRINCIPAL, AuthGuard
-from .faults import GatewayApplication, fault_envelope, lookup, operation_envelope, schema_fault
+from ..web import CallContext, Response
+from ..web.app import respond, status_line
+from ..web.context import ENVIRON_KEY
+from ..web.limits import read_body
+from ..web.streamed import StreamedBody
+from .faults import GatewayApplication, error_envelope, fault_envelope, lookup, operation_envelope, schema_fault
 from .execute import execute_operation
 from .models import TNS
 from .services import build_service
-from .streamed import StreamedBody, release
 from .writer import StreamingSoap11
 from .xmlguard import prescan
 
@@ -99,20 +97,6 @@ class GatewaySoap11(Soap11):
             raise schema_fault(str(exc)) from None
 
 
-@dataclass
-class CallContext:
-    """What the HTTP side knows about a call; reaches the service as ``ctx.udc``."""
-
-    correlation_id: str
-    credentials: Any = None
-    caller: str = "anonymous"
-    principal: Any = None  # security.roles.Principal: what the caller's roles allow
-    operation: str = "-"  # set once Spyne has dispatched the request
-    outcome: str = "ok"  # or the faultcode answered
-    # Run when the server is done with the reply, also when it gave up mid-stream.
-    on_close: list[Callable[[], None]] = field(default_factory=list)
-
-
 def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: Settings) -> GatewayApplication:
     zone = ZoneInfo(settings.billing.timezone) if settings.server.datetime_output == "offset" else None
     extra = None
@@ -127,14 +111,12 @@ def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: S
 
 
 def _attach_call_context(ctx: Any) -> None:
-    ctx.udc = ctx.transport.req_env.get("soap_gateway.call")
+    ctx.udc = ctx.transport.req_env[ENVIRON_KEY]  # a web.CallContext, typed
 
 
 def _record_outcome(ctx: Any) -> None:
     """After Spyne answered (fault or not): which operation it was and how it ended."""
-    call = ctx.transport.req_env.get("soap_gateway.call")
-    if call is None:
-        return
+    call: CallContext = ctx.transport.req_env[ENVIRON_KEY]
     if ctx.descriptor is not None:
         call.operation = ctx.descriptor.name
     elif ctx.method_request_string in ctx.app.interface.service_method_map:  # refused before dispatch
@@ -164,80 +146,43 @@ def build_wsdl(settings: Settings, catalogue: Catalogue | None = None) -> bytes:
                        settings.server.wsdl_address)
 
 
-class GatewayWSGI:
-    """Routes /soap, /soap?wsdl and /healthz; /readyz, /metrics and / plug in via ``routes``."""
+class SoapFacade:
+    """/soap: POST a SOAP 1.1 envelope, GET ?wsdl; a web.Facade."""
+
+    name = "soap"
+    prefix = SOAP_PATH
 
     def __init__(self, settings: Settings, gateway: Gateway) -> None:
         self.settings = settings
-        self.gateway = gateway
         self.spyne = WsgiApplication(build_application(gateway.catalogue, gateway, settings),
                                      max_content_length=settings.server.max_body_bytes)
         self.wsdl = render_wsdl(self.spyne, settings.server.wsdl_address)
         self.spyne.app.out_protocol.prepare()  # the reply writers, compiled from the interface just built
-        self.guard = AuthGuard(settings.auth, gateway.catalogue, gateway)
         self.spyne.event_manager.add_listener("wsgi_close", _record_outcome)
         # a streamed reply is still being written when the app returns: record it once it starts
         self.spyne.app.event_manager.add_listener("method_return_string", _record_outcome)
-        self.routes: dict[str, Callable[[dict[str, Any]], tuple[str, list[tuple[str, str]], bytes]]] = {
-            "/healthz": lambda environ: _json("200 OK", {"status": "ok"}),
-        }
-        self.readiness = endpoints.install(self)
-        if gateway.journal is not None:
-            self.readiness.add("journal", gateway.journal.ping)
-        self._circuit_state = getattr(gateway.client, "circuit_state", None)
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "") or "/"
+    def describes(self, environ: dict[str, Any]) -> bool:
+        return environ.get("REQUEST_METHOD", "GET") == "GET" and _asks_wsdl(environ)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                 call: CallContext) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
-        wsdl = method == "GET" and environ.get("QUERY_STRING", "").lower().startswith("wsdl")
-        refusal = self.guard.check(environ, wsdl=wsdl and path.rstrip("/") == SOAP_PATH)
-        if refusal is not None:
-            return _respond(start_response, *refusal)
-        if path.rstrip("/") == SOAP_PATH:
-            if wsdl:
-                return _respond(start_response, "200 OK", [("Content-Type", "text/xml; charset=utf-8")], self.wsdl)
-            if method == "POST":
-                return self.soap(environ, start_response)
-            return _fault(start_response, "405 Method Not Allowed", "Client.RequestNotAllowed", "METHOD_NOT_ALLOWED",
-                          "POST a SOAP 1.1 envelope here, or GET ?wsdl")
-        route = self.routes.get(path.rstrip("/") or "/")
-        if route is None or method not in ("GET", "HEAD"):
-            return _respond(start_response, "404 Not Found", [("Content-Type", "text/plain")], b"not found\n")
-        status, headers, body = route(environ)
-        return _respond(start_response, status, headers, body)
+        if method == "GET" and _asks_wsdl(environ):
+            return respond(start_response, "200 OK", list(_SOAP_HEADERS), self.wsdl)
+        if method != "POST":
+            raise MethodNotAllowed(method=method, allowed="POST a SOAP 1.1 envelope here, or GET ?wsdl")
+        return self._soap(environ, start_response, call)
 
-    def soap(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        correlation_id = correlation_id_from(environ.get("HTTP_X_CORRELATION_ID"))
-        principal = environ.get(PRINCIPAL)
-        call = environ.setdefault("soap_gateway.call", CallContext(
-            correlation_id, credentials=environ.get(CREDENTIALS), principal=principal,
-            caller=principal.name if principal is not None else "anonymous"))
-        with contextlib.ExitStack() as observed:
-            record = observed.enter_context(soap_request(call.correlation_id))
-
-            def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-                record.status = status
-                return start_response(status, [*headers, ("X-Correlation-ID", call.correlation_id)], exc_info)
-
-            def finish() -> None:
-                record.operation, record.outcome, record.caller = call.operation, call.outcome, call.caller
-            chunks = self._soap(environ, start, call)
-            if isinstance(chunks, StreamedBody):  # observed (and logged) until the server is done with it
-                chunks.when_done(finish)
-                chunks.when_done(observed.pop_all().close)
-            else:
-                finish()
-        if callable(self._circuit_state):
-            metrics.set_circuit_state(self._circuit_state())
-        return chunks
+    def render(self, exc: GatewayError, call: CallContext) -> Response:
+        """A fault envelope with the HTTP status of the error (401, 403, 413, 503...): raised
+        before any operation ran, so the status says why the request was not served."""
+        call.outcome = lookup(exc)[0]
+        return status_line(exc.http_status), list(_SOAP_HEADERS), error_envelope(exc)
 
     def _soap(self, environ: dict[str, Any], start_response: Callable[..., Any],
               call: CallContext) -> list[bytes] | StreamedBody:
-        body = _read_body(environ, self.settings.server.max_body_bytes)
-        if body is None:
-            call.outcome = "Client.RequestTooLarge"
-            return _fault(start_response, "413 Request Entity Too Large", "Client.RequestTooLarge",
-                          "REQUEST_TOO_LARGE", f"the body exceeds {self.settings.server.max_body_bytes} bytes")
+        body = read_body(environ, self.settings.server.max_body_bytes)
         refused = prescan(body, self.settings.server.max_depth, self.settings.server.max_elements)
         if refused is not None:
             call.outcome = refused[0]
@@ -248,64 +193,22 @@ class GatewayWSGI:
             first = next(chunks, b"")  # a whole small reply; of a streamed one, its first part
         except GatewayError as exc:  # a streamed row failed before the first byte: still a fault
             log.warning("reply failed before it started: %s", exc)
-            release(call)
+            call.release()
             call.outcome = lookup(exc)[0]
-            return _respond(start_response, "500 Internal Server Error", list(_SOAP_HEADERS),
+            return respond(start_response, "500 Internal Server Error", list(_SOAP_HEADERS),
                             operation_envelope(exc, call.correlation_id), sys.exc_info())
-        except Exception:
-            log.exception("request escaped the SOAP stack")
-            release(call)
-            call.outcome = "Server"
-            return _fault(start_response, "500 Internal Server Error", "Server", "INTERNAL_ERROR", "internal error",
-                          sys.exc_info())
         if call.on_close:  # the writer is streaming: the rest is read while the server sends it
             return StreamedBody(first, chunks, call)
         return [first, *chunks]
 
 
-def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
-    """The request body, or None when it is larger than ``limit`` (never read past it).
-
-    Without a Content-Length (a chunked upload) it reads to the end or to one
-    byte past the limit, so an oversized body is refused, never cut short;
-    reads loop because a WSGI stream may return less than asked.
-    """
-    stream = environ["wsgi.input"]
-    try:
-        declared = int(environ.get("CONTENT_LENGTH") or -1)
-    except ValueError:
-        declared = -1
-    if declared > limit:
-        return None
-    wanted = declared if declared >= 0 else limit + 1
-    chunks: list[bytes] = []
-    received = 0
-    while received < wanted:
-        chunk = stream.read(min(wanted - received, 1 << 16))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        received += len(chunk)
-    return None if received > limit else b"".join(chunks)
-
-
-def _respond(start_response: Callable[..., Any], status: str, headers: list[tuple[str, str]],
-             body: bytes, exc_info: Any = None) -> list[bytes]:
-    start_response(status, [*headers, ("Content-Length", str(len(body)))], *([exc_info] if exc_info else []))
-    return [body]
+def _asks_wsdl(environ: dict[str, Any]) -> bool:
+    path = (environ.get("PATH_INFO", "") or "/").rstrip("/")
+    return path == SOAP_PATH and environ.get("QUERY_STRING", "").lower().startswith("wsdl")
 
 
 def _fault(start_response: Callable[..., Any], status: str, faultcode: str, code: str, message: str,
            exc_info: Any = None) -> list[bytes]:
     """A fault envelope; with ``exc_info`` it replaces a response Spyne started but did not send."""
-    return _respond(start_response, status, list(_SOAP_HEADERS), fault_envelope(faultcode, code, message),
+    return respond(start_response, status, list(_SOAP_HEADERS), fault_envelope(faultcode, code, message),
                     exc_info)
-
-
-def _json(status: str, payload: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
-    return status, [("Content-Type", "application/json")], json.dumps(payload).encode()
-
-
-def create_app(settings: Settings, gateway: Gateway | None = None) -> GatewayWSGI:
-    """The gateway's WSGI app; tests pass a Gateway whose client points at the emulator."""
-    return GatewayWSGI(settings, gateway or Gateway.from_settings(settings))

@@ -7,6 +7,7 @@ from typing import Any
 from spyne import Array, ComplexModel, Unicode, rpc
 
 from ..execute import OPERATION, Executor
+from ..web import CallContext
 from .models import TNS, ExtraColumn, ExtraColumns
 
 ExecuteArgs = Array(Unicode, type_name="ArrayOfEXECUTE_ARG", member_name="ARG")
@@ -31,9 +32,8 @@ def execute_operation(executor: Executor) -> dict[str, Any]:
     """The method to add to the service class, keyed by its name."""
 
     def operation(ctx: Any, procedure: str, args: list[str | None] | None) -> Any:
-        call = ctx.udc
-        rows = executor.run(procedure, list(args or []), caller=getattr(call, "caller", "anonymous"),
-                            credentials=getattr(call, "credentials", None))
+        call: CallContext = ctx.udc
+        rows = executor.run(procedure, list(args or []), caller=call.caller, credentials=call.credentials)
         return [ExecuteRow(COLUMNS=[ExtraColumn(NAME=k, VALUE=v or None) for k, v in row.extra.items()])
                 for row in rows]
 

@@ -22,33 +22,26 @@ log = logging.getLogger("soap_gateway.soap")
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
-# error class -> (faultcode, detail code, Russian text for 1C's ОписаниеОшибки()).
-FAULTS: dict[type[errors.GatewayError], tuple[str, str, str]] = {
-    errors.InvalidArgument: ("Client.ValidationError", "VALIDATION_ERROR", "Неверные аргументы"),
-    errors.NotAuthenticated: ("Client.AuthenticationRequired", "AUTHENTICATION_REQUIRED",
-                              "Требуется аутентификация"),
-    errors.AddressNotAllowed: ("Client.AddressNotAllowed", "ADDRESS_NOT_ALLOWED", "Адрес клиента не разрешён"),
-    errors.PermissionDenied: ("Client.PermissionDenied", "PERMISSION_DENIED", "Операция запрещена"),
-    errors.IdempotencyConflict: ("Client.IdempotencyConflict", "IDEMPOTENCY_CONFLICT",
-                                 "Ключ идемпотентности уже использован для другого запроса"),
-    errors.AuthenticationFailed: ("Client.AuthenticationFailed", "AUTHENTICATION_FAILED",
-                                  "Биллинг отклонил логин"),
-    errors.SessionExpired: ("Server.SessionExpired", "SESSION_EXPIRED",
-                            "Сессия биллинга истекла, повторите запрос"),
-    errors.BillingError: ("Server.BillingError", "BILLING_ERROR", "Биллинг вернул ошибку"),
-    errors.BillingTimeout: ("Server.BillingUnavailable", "BILLING_TIMEOUT", "Биллинг не ответил вовремя"),
-    errors.TLSFailure: ("Server.BillingUnavailable", "BILLING_TLS", "Ошибка TLS при соединении с биллингом"),
-    errors.MalformedReply: ("Server.BillingUnavailable", "BILLING_MALFORMED_REPLY",
-                            "Некорректный ответ биллинга"),
-    errors.CircuitOpen: ("Server.BillingUnavailable", "BILLING_CIRCUIT_OPEN",
-                         "Биллинг недоступен, запросы временно не отправляются"),
-    errors.BillingUnavailable: ("Server.BillingUnavailable", "BILLING_UNAVAILABLE", "Биллинг недоступен"),
-    errors.OutcomeUnknown: ("Server.OutcomeUnknown", "OUTCOME_UNKNOWN",
-                            "Результат операции неизвестен; повторите с тем же ключом"),
-    errors.JournalUnavailable: ("Server.JournalUnavailable", "JOURNAL_UNAVAILABLE",
-                                "Журнал операций недоступен, операция не выполнена"),
-    errors.ConfigurationError: ("Server.Configuration", "CONFIGURATION", "Ошибка конфигурации шлюза"),
-    errors.GatewayError: ("Server", "INTERNAL_ERROR", "Внутренняя ошибка шлюза"),
+# error class -> faultcode (looked up along the MRO); the detail code and the Russian
+# text for 1C's ОписаниеОшибки() are the error's own (errors.py), shared with REST.
+FAULTS: dict[type[errors.GatewayError], str] = {
+    errors.InvalidArgument: "Client.ValidationError",
+    errors.RequestTooLarge: "Client.RequestTooLarge",
+    errors.MethodNotAllowed: "Client.RequestNotAllowed",
+    errors.UnknownOperation: "Client.UnknownOperation",
+    errors.RequestRefused: "Client.BadRequest",
+    errors.NotAuthenticated: "Client.AuthenticationRequired",
+    errors.AddressNotAllowed: "Client.AddressNotAllowed",
+    errors.PermissionDenied: "Client.PermissionDenied",
+    errors.IdempotencyConflict: "Client.IdempotencyConflict",
+    errors.AuthenticationFailed: "Client.AuthenticationFailed",
+    errors.SessionExpired: "Server.SessionExpired",
+    errors.BillingError: "Server.BillingError",
+    errors.BillingUnavailable: "Server.BillingUnavailable",
+    errors.OutcomeUnknown: "Server.OutcomeUnknown",
+    errors.JournalUnavailable: "Server.JournalUnavailable",
+    errors.ConfigurationError: "Server.Configuration",
+    errors.GatewayError: "Server",
 }
 # Spyne's own request faults, renamed into our vocabulary.
 SPYNE_FAULTS = {
@@ -70,9 +63,10 @@ def detail_element(code: str, message: str, **extra: Any) -> etree._Element:
 
 
 def lookup(exc: errors.GatewayError) -> tuple[str, str, str]:
+    """(faultcode, detail code, Russian text) of an error."""
     for cls in type(exc).__mro__:
         if cls in FAULTS:
-            return FAULTS[cls]
+            return FAULTS[cls], exc.code, exc.title
     raise LookupError(type(exc))
 
 
@@ -103,7 +97,7 @@ class GatewayApplication(Application):
     """Spyne Application whose call_wrapper applies the one error mapping."""
 
     def call_wrapper(self, ctx: Any) -> Any:
-        correlation_id = getattr(ctx.udc, "correlation_id", None)
+        correlation_id = ctx.udc.correlation_id if ctx.udc is not None else None
         try:
             return super().call_wrapper(ctx)
         except Fault:

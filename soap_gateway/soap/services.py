@@ -17,6 +17,7 @@ from spyne import Array, Service, rpc
 from ..backend import RowStream
 from ..catalogue import Catalogue, Procedure
 from ..core import Gateway
+from ..web import CallContext
 from .idempotency import KEY_ELEMENT, key_field, operation_note, published_arguments
 from .models import TNS, BillingSession, OutputConverter, argument_field, documentation, row_model
 from .writer import Reply
@@ -67,14 +68,13 @@ def _operation(proc: Procedure, gateway: Gateway, zone: dt.tzinfo | None, buffer
         key = args.pop(KEY_ELEMENT, None)
         header = ctx.in_header
         suid = str(header.SUID) if header is not None and header.SUID is not None else None
-        credentials = getattr(ctx.udc, "credentials", None)
-        principal = getattr(ctx.udc, "principal", None)
+        call: CallContext = ctx.udc
         if streams:
-            stream = gateway.stream(proc.name, args, suid=suid, credentials=credentials, principal=principal)
+            stream = gateway.stream(proc.name, args, suid=suid, credentials=call.credentials,
+                                    principal=call.principal)
             return _rows_reply(stream, convert, buffer_rows)
-        rows = gateway.invoke(proc.name, args, suid=suid, credentials=credentials, principal=principal,
-                              idempotency_key=key, caller=getattr(ctx.udc, "caller", "anonymous"),
-                              correlation_id=getattr(ctx.udc, "correlation_id", ""))
+        rows = gateway.invoke(proc.name, args, suid=suid, credentials=call.credentials, principal=call.principal,
+                              idempotency_key=key, caller=call.caller, correlation_id=call.correlation_id)
         if proc.result == "rows":
             return Reply(rows=[convert(row) for row in rows])
         return Reply(value=convert(rows[0]) if rows else {})

@@ -190,9 +190,8 @@ class StreamingSoap11(Soap11):
             ctx.out_string = [b"".join(chunks)]  # small: Spyne sets Content-Length
         else:
             ctx.out_string = chunks
-            on_close = getattr(ctx.udc, "on_close", None)
-            if on_close is not None:  # the server closes the body it abandons; that ends the billing call
-                on_close.append(chunks.close)
+            if ctx.udc is not None:  # the server closes the body it abandons; that ends the billing call
+                ctx.udc.on_close.append(chunks.close)
         return None
 
 

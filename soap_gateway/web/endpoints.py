@@ -1,4 +1,4 @@
-"""The operator's and the integrator's GET endpoints: /readyz, /metrics and the help page at /."""
+"""The operator's and the integrator's GET endpoints: /healthz, /readyz, /metrics and the help page at /."""
 
 from __future__ import annotations
 
@@ -6,28 +6,29 @@ import json
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
-from . import metrics
-from .health import Readiness, billing_checks
-from .helppage import HelpPage
+from ..ops import metrics
+from ..ops.health import Readiness, billing_checks
+from ..ops.helppage import HelpPage
+from .app import Response, WebApp
 
-Response = tuple[str, list[tuple[str, str]], bytes]
 _NO_STORE = ("Cache-Control", "no-store")
 
 
-def install(app: Any) -> Readiness:
-    """Add the routes to a GatewayWSGI (``routes``, ``gateway``, ``wsdl``, ``settings``); returns its readiness."""
+def install(app: WebApp, page: HelpPage) -> None:
+    """Add the routes to the web app; features add their checks to ``app.readiness``."""
     client = app.gateway.client
-    readiness = Readiness()
+    readiness = app.readiness
     for name, check in billing_checks(client):
         readiness.add(name, check)
-    page = HelpPage(app.gateway.catalogue, app.wsdl, app.settings.server.wsdl_address)
+    if app.gateway.journal is not None:
+        readiness.add("journal", app.gateway.journal.ping)
     app.routes.update({
+        "/healthz": lambda environ: _json("200 OK", {"status": "ok"}),
         "/readyz": lambda environ: ready(readiness),
         "/metrics": lambda environ: scrape(getattr(client, "circuit_state", None),
                                            getattr(app.gateway.journal, "counts", None)),
         "/": lambda environ: help_page(page, environ),
     })
-    return readiness
 
 
 def ready(readiness: Readiness) -> Response:
@@ -50,3 +51,7 @@ def scrape(circuit_state: Callable[[], str] | None,
 def help_page(page: HelpPage, environ: dict[str, Any]) -> Response:
     lang = parse_qs(environ.get("QUERY_STRING", "")).get("lang", ["ru"])[0]
     return "200 OK", [("Content-Type", "text/html; charset=utf-8")], page.render(lang)
+
+
+def _json(status: str, payload: dict[str, Any]) -> Response:
+    return status, [("Content-Type", "application/json")], json.dumps(payload).encode()

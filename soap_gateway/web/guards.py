@@ -1,10 +1,11 @@
-"""The HTTP-side guard in front of every route: address allow-list, caller authentication.
+"""The guard in front of every route: address allow-list, caller authentication.
 
-It runs before a byte of the body is read.  A refused caller gets HTTP 401
-with a Basic challenge (.NET only sends credentials after one: SOAP-INTEROP
-rule 12) or 403, each with a SOAP fault body; an accepted one leaves a
-``Principal`` (and, in pass-through mode, the cashier's billing credentials)
-in the WSGI environ for the call context.
+It runs before a byte of the body is read and raises the gateway's own errors
+(``AddressNotAllowed``, ``NotAuthenticated``, a pass-through login's billing
+error), which the facade of the route renders; the web layer adds the Basic
+challenge to a 401 (.NET only sends credentials after one: SOAP-INTEROP rule
+12).  An accepted caller comes back as a ``Principal`` (and, in pass-through
+mode, the cashier's billing credentials) for the call context.
 """
 
 from __future__ import annotations
@@ -19,20 +20,16 @@ from typing import Any
 from ..backend import Credentials
 from ..catalogue import Catalogue
 from ..core import Gateway
-from ..errors import AddressNotAllowed, AuthenticationFailed, GatewayError, NotAuthenticated
+from ..errors import AddressNotAllowed, AuthenticationFailed, NotAuthenticated
 from ..security.passwords import PasswordBook
 from ..security.roles import Principal, RoleBook
 from ..security.settings import AuthSettings, networks
-from .faults import error_envelope
 
 log = logging.getLogger("soap_gateway.security")
 
-PRINCIPAL = "soap_gateway.principal"
-CREDENTIALS = "soap_gateway.credentials"
-_XML = ("Content-Type", "text/xml; charset=utf-8")
 _CN = re.compile(r"(?:^|[,/])\s*CN=([^,/+]+)", re.IGNORECASE)
 
-Response = tuple[str, list[tuple[str, str]], bytes]
+Accepted = tuple["Principal | None", "Credentials | None"]
 
 
 class AuthGuard:
@@ -52,27 +49,20 @@ class AuthGuard:
         realm = settings.realm.replace("\\", "").replace('"', "")
         self.challenge = f'Basic realm="{realm}", charset="UTF-8"'
 
-    def check(self, environ: dict[str, Any], *, wsdl: bool) -> Response | None:
-        """None to let the request through (environ then names the caller), else the refusal."""
+    def check(self, environ: dict[str, Any], *, public_document: bool) -> Accepted:
+        """Who the caller is, or the error that refuses it; ``public_document``: a WSDL or
+        OpenAPI document, which ``auth.wsdl_public`` lets anyone inside the allow-list read."""
         path = (environ.get("PATH_INFO", "") or "/").rstrip("/") or "/"
         if path in self.settings.public_paths:
-            return None
+            return None, None
         address = self.client_address(environ)
         if self.allow and not _within(address, self.allow):
             log.warning("refused: address %s is not in auth.allow (%s %s)", address,
                         environ.get("REQUEST_METHOD", ""), path)
-            return _refusal("403 Forbidden", AddressNotAllowed(address=address))
-        if wsdl and self.settings.wsdl_public:
-            return None
-        try:
-            principal, credentials = self.authenticate(environ, address)
-        except NotAuthenticated as exc:
-            return _refusal("401 Unauthorized", exc, [("WWW-Authenticate", self.challenge)])
-        except GatewayError as exc:  # pass-through: the billing could not be asked
-            return _refusal("503 Service Unavailable", exc)
-        environ[PRINCIPAL] = principal
-        environ[CREDENTIALS] = credentials
-        return None
+            raise AddressNotAllowed(address=address)
+        if public_document and self.settings.wsdl_public:
+            return None, None
+        return self.authenticate(environ, address)
 
     def authenticate(self, environ: dict[str, Any], address: str) -> tuple[Principal, Credentials | None]:
         """The caller by certificate (via a trusted proxy), Basic credentials, or none (mode "none")."""
@@ -152,7 +142,3 @@ def _within(address: str, nets: tuple[Any, ...]) -> bool:
 
 def _environ_key(header: str) -> str:
     return "HTTP_" + header.upper().replace("-", "_")
-
-
-def _refusal(status: str, exc: GatewayError, headers: list[tuple[str, str]] | None = None) -> Response:
-    return status, [_XML, *(headers or [])], error_envelope(exc)
