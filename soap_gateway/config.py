@@ -111,16 +111,13 @@ class JournalSettings:
 
     ``url`` (postgresql://...) is for several instances sharing one journal;
     otherwise the SQLite file at ``path`` (relative: to the working directory)
-    is shared by the workers of one machine.  ``settle_seconds``: how long
-    after an unanswered attempt the absence of its marker in the billing counts
-    as proof that it was not posted.  ``lease_seconds`` / ``wait_seconds``
-    (0 = derived from the billing timeouts): how long one request may hold a
-    key, and how long a duplicate waits for it.
+    is shared by the workers of one machine.  ``lease_seconds`` /
+    ``wait_seconds`` (0 = derived from the billing timeouts): how long one
+    request may hold a key, and how long a duplicate waits for it.
     """
 
     path: str = "journal.sqlite3"
     url: str = field(default="", repr=False)
-    settle_seconds: float = 60.0
     lease_seconds: float = 0.0
     wait_seconds: float = 0.0
 
@@ -179,6 +176,14 @@ ENVIRONMENT = {
 }
 
 
+# Settings that are gone, and why: a file that still has one is refused with the reason, not ignored.
+REMOVED = {
+    "journal.settle_seconds": "a payment not found in the billing some time after its attempt is no proof that it was "
+                              "not posted (the billing may still be committing it), so the gateway no longer posts it "
+                              "again after a wait; delete the setting (docs/money-safety.md: what \"unknown\" means)",
+}
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
@@ -197,6 +202,9 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
+    for name in unknown:
+        if prefix + name in REMOVED:
+            raise ConfigurationError(f"{prefix}{name} was removed: {REMOVED[prefix + name]}")
     if unknown:
         raise ConfigurationError(
             f"unknown setting {prefix}{unknown[0]}; known in this section: {', '.join(sorted(names))}")
@@ -297,7 +305,7 @@ def _check_journal(settings: Settings) -> None:
         raise ConfigurationError("journal.url: expected postgresql://user:password@host:port/database")
     if not journal.url and not journal.path:
         raise ConfigurationError("journal.path: set a file for the SQLite journal (or journal.url)")
-    for name in ("settle_seconds", "lease_seconds", "wait_seconds"):
+    for name in ("lease_seconds", "wait_seconds"):
         if getattr(journal, name) < 0:
             raise ConfigurationError(f"journal.{name}: must not be negative")
     if billing.breaker_failures < 1 or billing.breaker_reset_seconds <= 0:

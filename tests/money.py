@@ -86,15 +86,14 @@ def commits(emulator: Any) -> int:
     return int(emulator.stats()["commits"])
 
 
-def marked(emulator: Any, user: int, key: str) -> list[dict[str, Any]]:
-    """The subscriber's operations that carry ``key``'s reconciliation marker."""
-    from soap_gateway.journal.marker import marker_for
-
-    return [op for op in emulator.fin_opers(user) if marker_for(key) in (op["DESCR"] or "")]
+def marked(journal: Any, emulator: Any, user: int, key: str) -> list[dict[str, Any]]:
+    """The subscriber's operations that carry the reconciliation marker ``journal`` holds for ``key``."""
+    marker = journal.entry(key).marker
+    return [op for op in emulator.fin_opers(user) if marker in (op["DESCR"] or "")]
 
 
 def journal_path(tmp: Path) -> JournalSettings:
-    return JournalSettings(path=str(tmp / "journal.sqlite3"), settle_seconds=4.0)
+    return JournalSettings(path=str(tmp / "journal.sqlite3"))
 
 
 def write_config(path: Path, settings: Settings, *, listen: str, journal: dict[str, Any],

@@ -55,7 +55,7 @@ def test_billing_down_opens_the_circuit_and_recovery_closes_it(gw: RunningGatewa
     assert gw.gateway.circuit_state() == "closed" and readyz(gw) == (200, "closed")
     before = emulator.balance(101)
     gw.service.CLN_FIN_OPER_ADD(USER_ID=101, OP_DATE=when, SUMMA=Decimal("5.00"), IDEMPOTENCY_KEY=key)
-    assert len(marked(emulator, 101, key)) == 1 and emulator.balance(101) == before + Decimal("5.00")
+    assert len(marked(gw.journal, emulator, 101, key)) == 1 and emulator.balance(101) == before + Decimal("5.00")
 
 
 def test_a_failed_probe_opens_the_circuit_again(gw: RunningGateway, emulator: Any) -> None:

@@ -40,11 +40,11 @@ def test_sigterm_lets_an_in_flight_payment_finish(gateway_settings: Any, emulato
         payment.join(30)
         assert process.wait(60) == 0
     log = (tmp_path / "gunicorn.log").read_text(errors="replace")
-    assert answer and answer[0].ID == marked(emulator, 103, key)[0]["ID"], log
+    journal = SqliteJournal(str(journal_file))
+    assert answer and answer[0].ID == marked(journal, emulator, 103, key)[0]["ID"], log
     assert emulator.balance(103) == before + Decimal("777.00")
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-    journal = SqliteJournal(str(journal_file))
     entry = journal.entry(key)
     assert entry is not None and (entry.state, entry.attempts, entry.owner) == ("done", 1, None)
     assert [r.outcome for r in journal.records(key=key)] == ["pending", "done"]

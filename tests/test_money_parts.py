@@ -70,10 +70,10 @@ def test_arg_counts_cannot_drop_the_marker() -> None:
 
 def test_journal_settings(tmp_path: Path) -> None:
     path = tmp_path / "g.toml"
-    path.write_text('[journal]\nurl = "postgresql://gw:Pg-Secret@db/journal"\nsettle_seconds = 90\n'
+    path.write_text('[journal]\nurl = "postgresql://gw:Pg-Secret@db/journal"\nlease_seconds = 90\n'
                     '[billing]\nbreaker_failures = 3\nbreaker_reset_seconds = 10\n', encoding="utf-8")
     settings = Settings.load(path, {})
-    assert settings.journal.settle_seconds == 90.0 and settings.billing.breaker_failures == 3
+    assert settings.journal.lease_seconds == 90.0 and settings.billing.breaker_failures == 3
     assert "Pg-Secret" not in repr(settings)
     assert Settings.load(None, {}).journal.path == "journal.sqlite3"
 
@@ -81,7 +81,8 @@ def test_journal_settings(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text, message", [
     ('[journal]\nurl = "mysql://u:Pw-Secret@h/db"', "expected postgresql://"),
     ('[journal]\npath = ""', "journal.path"),
-    ('[journal]\nsettle_seconds = -1', "must not be negative"),
+    ('[journal]\nwait_seconds = -1', "must not be negative"),
+    ('[journal]\nsettle_seconds = 60', "settle_seconds was removed: a payment not found in the billing"),
     ('[billing]\nbreaker_failures = 0', "breaker_failures"),
 ])
 def test_bad_journal_settings(tmp_path: Path, text: str, message: str) -> None:

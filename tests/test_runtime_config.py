@@ -95,7 +95,7 @@ def test_example_config_defaults_match_the_code() -> None:
         assert getattr(example.billing, name) == getattr(defaults.billing, name), name
     for name in ("listen", "workers", "threads", "timeout", "max_body_bytes", "datetime_output", "log_format"):
         assert getattr(example.server, name) == getattr(defaults.server, name), name
-    for name in ("url", "settle_seconds", "lease_seconds", "wait_seconds"):
+    for name in ("url", "lease_seconds", "wait_seconds"):
         assert getattr(example.journal, name) == getattr(defaults.journal, name), name
 
 

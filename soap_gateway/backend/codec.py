@@ -9,6 +9,7 @@ HTTP charset, else windows-1251.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from dataclasses import dataclass, field
@@ -52,22 +53,42 @@ def validate_args(proc: Procedure, args: Mapping[str, Any]) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for name, arg in params.items():
         value = args.get(name)
+        if value is not None:
+            try:
+                value = arg.type.validate(value)
+            except ValueError as exc:
+                problems.append((name, str(exc)))
+                continue
+            if _empty_date(value):
+                if arg.required:
+                    problems.append((name, EMPTY_DATE))
+                    continue
+                value = None  # an optional date left empty by 1C or .NET: not given
         if value is None:
             if arg.required:
                 problems.append((name, "required"))
             continue
-        try:
-            value = arg.type.validate(value)
-        except ValueError as exc:
-            problems.append((name, str(exc)))
-            continue
         if arg.choices and value not in arg.choices:
             problems.append((name, f"must be one of {', '.join(map(str, arg.choices))}"))
+            continue
+        if arg.positive and value <= 0:
+            problems.append((name, f"must be greater than 0 (got {value})"))
             continue
         clean[name] = value
     if problems:
         raise InvalidArgument(proc.name, problems)
     return clean
+
+
+EMPTY_DATE = ("0001-01-01T00:00:00 is the empty date of 1C (an unfilled Дата) and of .NET (default(DateTime)), "
+              "not a date: fill it in")
+
+
+def _empty_date(value: Any) -> bool:
+    """1C and .NET send their "no date" as the first day of year 1."""
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None) == dt.datetime(1, 1, 1)
+    return isinstance(value, dt.date) and value == dt.date(1, 1, 1)
 
 
 def encode_args(proc: Procedure, clean: Mapping[str, Any], fmt: WireFormat) -> list[str]:

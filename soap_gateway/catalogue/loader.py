@@ -13,13 +13,14 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import ConfigurationError
 from .model import RECONCILERS, Argument, Catalogue, Column, Procedure
-from .types import Text, parse_type
+from .types import Money, Text, parse_type
 
 BUILTIN = "procedures.toml"
 
 _PROC_KEYS = {"mode", "result", "session", "tags", "doc_ru", "doc_en", "note", "args", "columns", "replace",
               "idempotent", "marker", "reconcile"}
-_ARG_KEYS = {"name", "type", "format", "required", "fixed", "fixed_null", "choices", "secret", "doc_ru", "doc_en"}
+_ARG_KEYS = {"name", "type", "format", "required", "fixed", "fixed_null", "choices", "secret", "positive", "doc_ru",
+             "doc_en"}
 _COL_KEYS = {"name", "type", "format", "secret", "doc_ru", "doc_en"}
 _MODES = {"read", "write", "login"}
 _SHAPES = {"none", "status", "row", "rows"}
@@ -148,8 +149,11 @@ def _argument(entry: Any, where_text: str, where: _Where) -> Argument:
     choices = entry.get("choices", [])
     if not isinstance(choices, list) or any(isinstance(c, bool) or not isinstance(c, int) for c in choices):
         raise where.fail(f"{where_text}.choices", "must be a list of integers")
+    positive = _flag(entry, "positive", where_text, where)
+    if positive and not isinstance(value_type, Money):
+        raise where.fail(f"{where_text}.positive", "only money arguments (DOUBLE PRECISION, NUMERIC(p,s)) can be positive")
     return Argument(
-        name=name, type=value_type, required=required,
+        name=name, type=value_type, required=required, positive=positive,
         fixed=fixed, value=value, choices=tuple(choices), secret=_flag(entry, "secret", where_text, where),
         doc_ru=entry.get("doc_ru", ""), doc_en=entry.get("doc_en", ""),
     )

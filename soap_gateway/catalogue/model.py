@@ -29,6 +29,7 @@ class Argument:
     value: Any = None
     choices: tuple[int, ...] = ()
     secret: bool = False
+    positive: bool = False  # money that must be > 0 (a payment's amount)
     doc_ru: str = ""
     doc_en: str = ""
 

@@ -4,8 +4,9 @@ Every write is audited.  An idempotent one (catalogue ``idempotent = true``)
 is recorded as pending before the billing is called and settled after it;
 the same key and payload again gets the recorded answer, another payload a
 conflict.  When the answer is lost the billing is searched for the posting
-(``reconcile``); a write is sent again only when that search, run after the
-settle time, proves the earlier attempt absent.
+(``reconcile``).  An attempt that may have reached the billing is never sent
+again on the strength of time passing: it stays unknown until the posting is
+found, or an operator resolves it (docs/money-safety.md).
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ class WriteGuard:
         per_call = client.settings.connect_timeout + client.settings.read_timeout
         self.lease = write_budget(client.settings, settings)
         self.wait = settings.wait_seconds or min(self.lease, per_call + 5)
-        self.settle = settings.settle_seconds
 
     def run(self, proc: Procedure, args: Mapping[str, Any], send: Send, key: str | None, who: Who) -> list[Row]:
         if not proc.idempotent:
@@ -131,14 +131,10 @@ class WriteGuard:
         if verdict.kind == "found":
             self._finish(entry, token, DONE, who, result=dump_rows(verdict.rows), detail=f"reconciled: {verdict.detail}")
             return verdict.rows
-        waited = time.time() - entry.sent_at
-        if verdict.kind == "absent" and waited >= self.settle:
-            log.warning("journal key=%s absent %.0f s after its attempt: posting again", entry.key, waited)
-            return self._post(proc, args, outgoing, send, decision, who)
-        detail = verdict.detail if verdict.kind == "unknown" else (
-            f"{verdict.detail}, but the attempt is only {waited:.0f} s old (settle time {self.settle:.0f} s)")
-        self._finish(entry, token, UNKNOWN, who, reason=detail)
-        raise OutcomeUnknown(procedure=proc.name, detail=f"{detail}; retry later with the same key")
+        # Not found is no proof: the billing may still be committing the attempt.
+        self._finish(entry, token, UNKNOWN, who, reason=verdict.detail)
+        raise OutcomeUnknown(procedure=proc.name, detail=f"{verdict.detail} (yet); nothing is posted again until it "
+                             "is found or an operator resolves it; retry later with the same key")
 
     def _check(self, proc: Procedure, args: Mapping[str, Any], entry: Entry) -> Verdict:
         strategy = STRATEGIES.get(proc.reconcile)

@@ -63,9 +63,13 @@ def documentation(item: Argument | Column | Procedure) -> str:
 
 
 def argument_field(arg: Argument) -> Any:
-    """Required arguments are required and not nillable; optional ones are both optional."""
+    """Required arguments are required and not nillable; optional ones are both optional.
+
+    A positive amount carries minExclusive 0, so typed clients know before they call.
+    """
+    facets: dict[str, Any] = {"gt": 0} if arg.positive else {}
     return spyne_type(arg.type, min_occurs=1 if arg.required else 0, nillable=not arg.required,
-                      doc=documentation(arg))
+                      doc=documentation(arg), **facets)
 
 
 class ExtraColumn(ComplexModel):
