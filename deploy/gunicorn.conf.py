@@ -72,6 +72,11 @@ loglevel = "info"
 # The heartbeat file lives in memory (a disk-backed /tmp can stall it).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
+# gunicorn >= 25 opens a control socket for gunicornc under $HOME, which the unit's
+# account (home /nonexistent) cannot create: an error at every start. Nothing here uses it
+# (older gunicorn ignores the name).
+control_socket_disable = True
+
 # Only the local reverse proxy may set X-Forwarded-*; the WSDL address never
 # comes from request headers anyway (server.public_url).
 forwarded_allow_ips = "127.0.0.1,::1"
@@ -85,6 +90,11 @@ def on_starting(server):  # noqa: ANN001 - gunicorn hook signature
 def child_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
     """Forget a dead worker's in-flight and circuit gauges."""
     multiproc.worker_exited(worker.pid)
+
+
+def on_exit(server):  # noqa: ANN001 - gunicorn hook signature
+    """A metrics directory this master made in /tmp goes with it (the unit names its own under /run)."""
+    multiproc.remove_own_dir()
 
 
 def worker_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature

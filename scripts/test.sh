@@ -20,7 +20,10 @@ fi
 if command -v npm >/dev/null; then
   (cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error)  # node-soap for the interop matrix
 fi
-python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
+if [ ! -x .venv/bin/python ] && ! python3.11 -m venv .venv; then
+  echo "cannot create .venv: Debian ships Python's venv module apart: apt-get install python3.11-venv" >&2
+  exit 1
+fi
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[test]'
 exec .venv/bin/python -m pytest "$@"

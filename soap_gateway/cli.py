@@ -7,14 +7,9 @@ itself never does.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
-import signal
 import sys
-import tempfile
-import threading
 from pathlib import Path
-from typing import Any
 
 from .config import Settings, check_runtime
 from .errors import ConfigurationError
@@ -52,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--config", help="TOML configuration file (environment variables override it)")
         command.set_defaults(run=run)
         if name == "demo":
-            command.add_argument("--port", type=int, default=8000, help="gateway port (default 8000; 0 = any)")
-            command.add_argument("--dir", help="where to keep the demo certificates (default: a temp dir)")
+            from .demo import add_arguments as add_demo_arguments
+            add_demo_arguments(command)
         if name == "wsdl":
             command.add_argument("--out", help="write to this file instead of standard output")
         if name == "journal":
@@ -120,72 +115,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .certs import create_demo_pki
-    from .devserver import BackgroundServer
-    from .emulator import Emulator
-    from .application import create_app
+    from .demo import run
 
-    workdir = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="soap-gateway-demo-"))
-    pki = create_demo_pki(workdir, domain="billing.local", overwrite=True)
-    emulator = Emulator(str(pki.server_cert), str(pki.server_key), str(pki.client_ca))
-    emulator.start()
-    server = BackgroundServer(None, "127.0.0.1", args.port)  # bound first: the WSDL names its port
-    settings = _demo_settings(_demo_environment(emulator.port, pki, server.port), workdir)
-    configure_logging(settings.server.log_format)
-    server.set_app(create_app(settings))
-    with server:
-        _print_demo(settings.server.wsdl_address, emulator.url, workdir)
-        _wait_for_signal()
-    emulator.stop()
-    print("stopped")
-    return 0
-
-
-def _demo_environment(billing_port: int, pki: Any, port: int) -> dict[str, str]:
-    # The billing is reached by IP while its certificate names a fictional
-    # domain: exactly the situation SOAP_GATEWAY_BILLING_SERVER_NAME exists for.
-    return {
-        "SOAP_GATEWAY_BILLING_URL": f"https://127.0.0.1:{billing_port}/api.php",
-        "SOAP_GATEWAY_BILLING_CERT": str(pki.clients["cashier1"]),
-        "SOAP_GATEWAY_BILLING_CERT_PASSWORD": "",
-        "SOAP_GATEWAY_BILLING_CA": str(pki.ca_cert),
-        "SOAP_GATEWAY_BILLING_SERVER_NAME": pki.domain,
-        "SOAP_GATEWAY_BILLING_LOGIN": "Administrator",
-        "SOAP_GATEWAY_BILLING_PASSWORD": "servicemode",
-        "SOAP_GATEWAY_LISTEN": f"127.0.0.1:{port}",
-    }
-
-
-def _demo_settings(environ: dict[str, str], workdir: Path) -> Settings:
-    settings = Settings.load(None, environ=environ)
-    return settings.replace(journal=dataclasses.replace(settings.journal, path=str(workdir / "journal.sqlite3")))
-
-
-def _print_demo(soap_url: str, billing_url: str, workdir: Path) -> None:
-    python = sys.executable  # the interpreter that has zeep (scripts/demo.sh installs it into .venv)
-    print(f"""
-soap-gateway demo is running.
-
-  WSDL:     {soap_url}?wsdl
-  SOAP:     {soap_url}
-  billing:  {billing_url} (emulator, mutual TLS; certificates in {workdir})
-
-Try it with zeep:
-  {python} -m zeep '{soap_url}?wsdl'
-  {python} -c "import zeep; c = zeep.Client('{soap_url}?wsdl'); print(c.service.CLN_USR_GET(SELECT_ID=101))"
-
-or with curl:
-  curl -s -H 'Content-Type: text/xml; charset=utf-8' {soap_url} -d '<soapenv:Envelope \\
-    xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:b="urn:soap-gateway:billing">\\
-    <soapenv:Body><b:CLN_USR_FIND_2><b:NAME_IN>Иванов</b:NAME_IN></b:CLN_USR_FIND_2></soapenv:Body></soapenv:Envelope>'
-
-Press Ctrl-C to stop.
-""", flush=True)
-
-
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
-
+    return run(args)

@@ -45,9 +45,14 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             "accesslog": None,  # the app logs one line per SOAP request itself
             "on_starting": lambda server: multiproc.clear_stale(),
             "child_exit": lambda server, worker: multiproc.worker_exited(worker.pid),
+            "on_exit": lambda server: multiproc.remove_own_dir(),
+            # gunicorn >= 25 opens a control socket under $HOME, which a service account
+            # (home /nonexistent) cannot create: it logs an error at every start. Nothing uses it.
+            "control_socket_disable": True,
         }
         for key, value in options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # control_socket_disable is unknown to gunicorn < 25
+                self.cfg.set(key, value)
         multiproc.ensure_dir()  # before the workers fork: they inherit the variable
 
     def load(self) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import zeep
 
 from serving import free_port, stop, wait_until_up
 from soap_gateway.certs import create_ca
+from soap_gateway.demo import render_config
 
 ROOT = Path(__file__).parent.parent
 
@@ -35,32 +35,91 @@ def test_wsdl_command_prints_the_committed_wsdl(tmp_path: Path) -> None:
     assert out.read_bytes() == (ROOT / "wsdl" / "billing.wsdl").read_bytes()
 
 
-def test_demo_serves_the_emulator_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "demo", "--port", "0", "--dir", str(tmp_path)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+def start_demo(cwd: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """``soap-gateway demo`` on any free ports with its own empty TMPDIR; returns it and what it printed."""
+    (cwd / "tmp").mkdir(exist_ok=True)
+    process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "demo", "--port", "0", "--billing-port", "0",
+                                *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd,
+                               env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(cwd / "tmp")})
+    lines = []
+    for line in process.stdout:  # type: ignore[union-attr]
+        lines.append(line)
+        if "Press Ctrl-C" in line:
+            break
+    return process, "".join(lines)
+
+
+def stop_demo(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=30)
+    assert process.returncode == 0 and "stopped" in rest, rest
+    return rest
+
+
+def printed_commands(text: str) -> list[str]:
+    """Each command the demo prints: a line indented by two spaces, with its more-indented continuation lines."""
+    commands: list[str] = []
+    for line in text[text.index("Try it with zeep:"):text.index("Press Ctrl-C")].splitlines():
+        if line.startswith("    ") and commands:
+            commands[-1] += "\n" + line
+        elif line.startswith("  ") and line.strip():
+            commands.append(line[2:])
+    return commands
+
+
+def test_demo_prints_commands_that_work_pasted_verbatim(tmp_path: Path) -> None:
+    demo, text = start_demo(tmp_path, "--dir", "demo")
+    serving = None
     try:
-        lines = []
-        for line in process.stdout:  # type: ignore[union-attr]
-            lines.append(line)
-            if "Press Ctrl-C" in line:
-                break
-        text = "".join(lines)
         wsdl_url = re.search(r"WSDL:\s+(\S+)", text)[1]  # type: ignore[index]
         client = zeep.Client(wsdl_url, settings=zeep.Settings(strict=True, force_https=False))
         assert client.service.CLN_USR_GET(SELECT_ID=101).NAME == "Иванов Иван Иванович"
-        # the printed examples work as printed
-        (one_liner,) = [line.strip() for line in lines if '-c "import zeep' in line]
-        printed = subprocess.run(shlex.split(one_liner), capture_output=True, text=True, timeout=60)
-        assert "Иванов Иван Иванович" in printed.stdout, printed.stderr
-        curl = text[text.index("curl -s"):text.index("Press Ctrl-C")].replace("\\\n", "")
-        answered = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=60)
-        assert "<tns:IDENTIFY>Иванов Иван Иванович</tns:IDENTIFY>" in answered.stdout
-        assert (tmp_path / "cashier1.pfx").exists()
+        zeep_dump, one_liner, curl, serve = printed_commands(text)
+        assert "-m zeep" in zeep_dump and '-c "import zeep' in one_liner and curl.startswith("curl -s")
+        for command, expected in ((zeep_dump, "CLN_USR_GET("), (one_liner, "Иванов Иван Иванович"),
+                                  (curl, "<tns:IDENTIFY>Иванов Иван Иванович</tns:IDENTIFY>")):
+            done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+            assert done.returncode == 0 and expected in done.stdout, (command, done.stdout[-2000:], done.stderr)
+        # the user's own gateway, with the configuration the demo wrote (only the port is ours, by the
+        # environment, which overrides the file: 8001 may be taken on a shared machine)
+        assert serve.endswith("serve --config demo/gateway.toml")
+        config = (tmp_path / "demo" / "gateway.toml").read_text(encoding="utf-8")
+        billing_port = re.search(r"billing:\s+https://127.0.0.1:(\d+)/", text)[1]  # type: ignore[index]
+        assert config == render_config("demo", int(billing_port))
+        port = free_port()
+        log = tmp_path / "serve.log"
+        with log.open("wb") as sink:
+            serving = subprocess.Popen(["bash", "-c", serve], stdout=sink, stderr=subprocess.STDOUT, cwd=tmp_path,
+                                       env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path / "tmp"),
+                                            "SOAP_GATEWAY_LISTEN": f"127.0.0.1:{port}", "HOME": "/nonexistent"})
+        wait_until_up(port, serving, log, "/healthz")
+        own = zeep.Client(f"http://127.0.0.1:{port}/soap?wsdl", settings=zeep.Settings(force_https=False))
+        assert own.service.CLN_USR_GET(SELECT_ID=101).NAME == "Иванов Иван Иванович"
     finally:
-        process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=30)
-    assert process.returncode == 0 and "stopped" in rest
+        if serving is not None:
+            stop(serving)
+        stop_demo(demo)
+    output = log.read_text(errors="replace")
+    assert serving.returncode == 0, output
+    assert "[ERROR]" not in output and "Traceback" not in output, output  # e.g. gunicorn's control socket
+    assert list((tmp_path / "tmp").iterdir()) == []  # serve's metrics directory went with it
+    assert (tmp_path / "demo" / "cashier1.pfx").exists()  # --dir keeps the certificates
+
+
+def test_the_shipped_demo_configuration_is_what_the_demo_writes() -> None:
+    assert (ROOT / "deploy" / "demo.toml").read_text(encoding="utf-8") == render_config("demo", 1443)
+    assert "--billing-port BILLING_PORT" in run_cli("demo", "--help").stdout  # 1443 by default, as the file says
+
+
+def test_demo_without_dir_leaves_nothing_behind(tmp_path: Path) -> None:
+    demo, text = start_demo(tmp_path)
+    try:
+        (workdir,) = (tmp_path / "tmp").iterdir()  # a CA key and a cashier's .pfx while it runs
+        assert workdir.name.startswith("soap-gateway-demo-") and (workdir / "cashier1.pfx").exists()
+        assert "serve --config" not in text and "--dir DIR" in text
+    finally:
+        stop_demo(demo)
+    assert list((tmp_path / "tmp").iterdir()) == []
 
 
 def _env(billing_settings: Any, **overrides: str) -> dict[str, str]:

@@ -9,10 +9,14 @@ inherits single-process metrics.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# The temporary directory this master made (None when one was named): only that one is removed at exit.
+_made: Path | None = None
 
 
 def ensure_dir() -> Path:
@@ -21,7 +25,11 @@ def ensure_dir() -> Path:
     Runs again when gunicorn reloads its configuration (HUP); the variable is
     set by then, so old and new workers share the directory.
     """
-    directory = Path(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="soap-gateway-metrics-"))
+    global _made
+    named = os.environ.get(MULTIPROC_ENV)
+    if not named:
+        _made = Path(tempfile.mkdtemp(prefix="soap-gateway-metrics-"))
+    directory = Path(named or _made)  # type: ignore[arg-type]
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.environ[MULTIPROC_ENV] = str(directory)
     return directory
@@ -42,3 +50,16 @@ def worker_exited(pid: int) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)
+
+
+def remove_own_dir() -> None:
+    """gunicorn ``on_exit`` hook: the temporary directory ``ensure_dir`` made goes with the master.
+
+    A named directory (the unit's /run/soap-gateway/metrics) is left to whoever named it.
+    """
+    global _made
+    if _made is not None:
+        shutil.rmtree(_made, ignore_errors=True)
+        if os.environ.get(MULTIPROC_ENV) == str(_made):
+            del os.environ[MULTIPROC_ENV]
+        _made = None
