@@ -32,7 +32,8 @@ from ..web.app import respond, status_line
 from ..web.context import ENVIRON_KEY
 from ..web.limits import read_body
 from ..web.streamed import StreamedBody
-from .faults import GatewayApplication, error_envelope, fault_envelope, lookup, operation_envelope, schema_fault
+from .faults import (GatewayApplication, error_envelope, fault_envelope, lookup, operation_envelope, schema_fault,
+                     stamp_correlation_id)
 from .execute import execute_operation
 from .models import TNS
 from .services import build_service
@@ -107,7 +108,15 @@ def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: S
     app = GatewayApplication([service], tns=TNS, name=APP_NAME,
                              in_protocol=GatewaySoap11(validator="lxml"), out_protocol=StreamingSoap11())
     app.event_manager.add_listener("method_call", _attach_call_context)
+    app.out_protocol.event_manager.add_listener("before_serialize", _stamp_fault)
     return app
+
+
+def _stamp_fault(ctx: Any) -> None:
+    """Faults Spyne raised itself (schema, XML syntax, no such operation) name the call too."""
+    call = ctx.transport.req_env.get(ENVIRON_KEY)
+    if isinstance(ctx.out_error, Fault) and call is not None:
+        stamp_correlation_id(ctx.out_error, call.correlation_id)
 
 
 def _attach_call_context(ctx: Any) -> None:
@@ -178,7 +187,7 @@ class SoapFacade:
         """A fault envelope with the HTTP status of the error (401, 403, 413, 503...): raised
         before any operation ran, so the status says why the request was not served."""
         call.outcome = lookup(exc)[0]
-        return status_line(exc.http_status), list(_SOAP_HEADERS), error_envelope(exc)
+        return status_line(exc.http_status), list(_SOAP_HEADERS), error_envelope(exc, call.correlation_id)
 
     def _soap(self, environ: dict[str, Any], start_response: Callable[..., Any],
               call: CallContext) -> list[bytes] | StreamedBody:
@@ -186,7 +195,7 @@ class SoapFacade:
         refused = prescan(body, self.settings.server.max_depth, self.settings.server.max_elements)
         if refused is not None:
             call.outcome = refused[0]
-            return _fault(start_response, "500 Internal Server Error", *refused)
+            return _fault(start_response, "500 Internal Server Error", *refused, call.correlation_id)
         environ = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
         try:
             chunks = iter(self.spyne(environ, start_response))
@@ -208,7 +217,7 @@ def _asks_wsdl(environ: dict[str, Any]) -> bool:
 
 
 def _fault(start_response: Callable[..., Any], status: str, faultcode: str, code: str, message: str,
-           exc_info: Any = None) -> list[bytes]:
+           correlation_id: str, exc_info: Any = None) -> list[bytes]:
     """A fault envelope; with ``exc_info`` it replaces a response Spyne started but did not send."""
-    return respond(start_response, status, list(_SOAP_HEADERS), fault_envelope(faultcode, code, message),
-                    exc_info)
+    return respond(start_response, status, list(_SOAP_HEADERS),
+                   fault_envelope(faultcode, code, message, correlation_id), exc_info)

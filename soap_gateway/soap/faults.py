@@ -19,6 +19,10 @@ from .. import errors
 from .models import TNS
 
 log = logging.getLogger("soap_gateway.soap")
+# Spyne logs every fault an operation raises at ERROR with a traceback; ours are expected answers (a
+# subscriber not found), logged once by call_wrapper. Only Fault records are dropped: anything else
+# Spyne reports still shows.
+logging.getLogger("spyne.application").addFilter(lambda record: not isinstance(record.msg, Fault))
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
@@ -83,6 +87,17 @@ def to_fault(exc: errors.GatewayError, correlation_id: str | None = None) -> Fau
                  detail=detail_element(code, message, **extra))
 
 
+def stamp_correlation_id(fault: Fault, correlation_id: str) -> None:
+    """Every fault names its call: Spyne's own and the schema's get our detail, and all a correlationId."""
+    detail = fault.detail
+    if not isinstance(detail, etree._Element) or detail.tag != f"{{{TNS}}}GatewayFault":
+        match = re.match(r"\[(\w+)\] ?(.*)", fault.faultstring or "", re.S)
+        code, message = (match[1], match[2]) if match else (str(fault.faultcode), fault.faultstring or "")
+        fault.detail = detail = detail_element(code, message)
+    if detail.find(f"{{{TNS}}}correlationId") is None:
+        etree.SubElement(detail, f"{{{TNS}}}correlationId").text = correlation_id
+
+
 def schema_fault(text: str) -> Fault:
     """A libxml2 schema error as our validation fault, naming the field."""
     faultcode, code, russian = SPYNE_FAULTS["Client.SchemaValidationError"]
@@ -103,21 +118,24 @@ class GatewayApplication(Application):
         except Fault:
             raise
         except errors.GatewayError as exc:
-            raise to_fault(exc, correlation_id) from None
+            fault = to_fault(exc, correlation_id)
+            if fault.faultcode.startswith("Server"):  # the caller's own mistakes are in the request line
+                log.warning("%s answered %s: %s", getattr(ctx.descriptor, "name", "?"), fault.faultcode, exc)
+            raise fault from None
         except Exception:
             log.exception("unexpected error in %s", getattr(ctx.descriptor, "name", "?"))
             raise to_fault(errors.GatewayError("internal error"), correlation_id) from None
 
 
-def error_envelope(exc: errors.GatewayError) -> bytes:
+def error_envelope(exc: errors.GatewayError, correlation_id: str | None = None) -> bytes:
     """The fault envelope for an error raised outside Spyne (HTTP-level guards)."""
     faultcode, code, russian = lookup(exc)
-    return fault_envelope(faultcode, code, f"{russian}: {exc}")
+    return fault_envelope(faultcode, code, f"{russian}: {exc}", correlation_id)
 
 
-def fault_envelope(faultcode: str, code: str, message: str) -> bytes:
+def fault_envelope(faultcode: str, code: str, message: str, correlation_id: str | None = None) -> bytes:
     """A complete SOAP 1.1 fault envelope, for errors raised outside Spyne."""
-    return _envelope(faultcode, f"[{code}] {message}", detail_element(code, message))
+    return _envelope(faultcode, f"[{code}] {message}", detail_element(code, message, correlationId=correlation_id))
 
 
 def operation_envelope(exc: errors.GatewayError, correlation_id: str | None = None) -> bytes:
