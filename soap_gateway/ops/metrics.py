@@ -38,6 +38,9 @@ CIRCUIT = Gauge("soap_gateway_billing_circuit_state", "Circuit breaker toward th
 # The journal is shared by every worker (and instance): the worker answering /metrics reads it then.
 JOURNAL = Gauge("soap_gateway_journal_entries", "Journaled writes by state, read from the journal at scrape time",
                 ["state"], multiprocess_mode="mostrecent")
+# Each /readyz check as the last probe found it (whichever worker answered it): what an alert can see.
+READINESS = Gauge("soap_gateway_readiness_check", "Each /readyz check at the last probe: 1 ok, 0 failed or "
+                  "timed out", ["check"], multiprocess_mode="mostrecent")
 
 
 def observe_request(facade: str, operation: str, outcome: str, seconds: float) -> None:
@@ -66,6 +69,11 @@ def set_circuit_state(state: str) -> None:
 def set_journal_states(counts: dict[str, int]) -> None:
     for state, count in counts.items():
         JOURNAL.labels(state).set(count)
+
+
+def set_readiness(checks: dict[str, bool]) -> None:
+    for name, ok in checks.items():
+        READINESS.labels(name).set(1 if ok else 0)
 
 
 def exposition() -> tuple[str, bytes]:

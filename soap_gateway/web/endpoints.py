@@ -33,6 +33,7 @@ def install(app: WebApp, page: HelpPage) -> None:
 
 def ready(readiness: Readiness) -> Response:
     ok, results = readiness.run()
+    metrics.set_readiness({r.name: r.state == "ok" for r in results})
     body = json.dumps({"status": "ready" if ok else "not ready", "checks": [r.as_dict() for r in results]},
                       ensure_ascii=False).encode("utf-8")
     return ("200 OK" if ok else "503 Service Unavailable"), [("Content-Type", "application/json"), _NO_STORE], body
