@@ -28,6 +28,7 @@ RULES = ROOT / "deploy" / "prometheus-alerts.yml"
 DASHBOARD = ROOT / "deploy" / "grafana-dashboard.json"
 SELECTOR = re.compile(r"\b(soap_gateway_[a-z_]+)\b(?:\{([^}]*)\})?")
 MATCHER = re.compile(r'(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"')
+Samples = dict[str, list[dict[str, str]]]  # sample name -> the label sets it has
 
 
 def dashboard_queries() -> list[str]:
@@ -68,7 +69,7 @@ def test_the_rules_pass_promtool(tool: Any) -> None:
     assert tested.returncode == 0 and "SUCCESS" in tested.stdout, tested.stdout + tested.stderr
 
 
-def test_the_dashboard_shows_what_the_issue_of_operators_asks() -> None:
+def test_the_dashboard_shows_what_an_operator_looks_for() -> None:
     dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
     titles = " | ".join(p["title"] for p in dashboard["panels"]).lower()
     for subject in ("calls by operation", "faults by operation", "latency", "billing calls", "circuit breaker",
@@ -79,7 +80,7 @@ def test_the_dashboard_shows_what_the_issue_of_operators_asks() -> None:
 
 
 @pytest.fixture(scope="module")
-def scraped(billing_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[dict[str, str]]]]:
+def scraped(billing_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Samples]:
     """Sample name -> label sets, from /metrics of `soap-gateway serve` (2 workers) after ordinary calls."""
     workdir = tmp_path_factory.mktemp("scraped")
     port = free_port()
@@ -109,7 +110,7 @@ def scraped(billing_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> 
         text = requests.get(f"{url}/metrics", timeout=30).text
     finally:
         stop(process)
-    samples: dict[str, list[dict[str, str]]] = {}
+    samples: Samples = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             samples.setdefault(sample.name, []).append(dict(sample.labels))
@@ -117,7 +118,7 @@ def scraped(billing_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.mark.parametrize("source", ["dashboard", "alert rules"])
-def test_every_metric_used_is_in_a_real_scrape(scraped: dict[str, list[dict[str, str]]], source: str) -> None:
+def test_every_metric_used_is_in_a_real_scrape(scraped: Samples, source: str) -> None:
     queries = dashboard_queries() if source == "dashboard" else rule_queries()
     used = [m for query in queries for m in SELECTOR.finditer(query)]
     assert len(queries) >= 4 and used
