@@ -359,3 +359,29 @@ def test_soap_gateway_serve_runs_gunicorn_with_shared_metrics(billing_settings: 
     finally:
         stop(process)
     assert "Booting worker" in log.read_text()
+
+
+def test_gunicorn_with_the_conf_leaves_nothing_behind(billing_settings: Any, tmp_path: Path) -> None:
+    """Without a named metrics directory the master makes one in TMPDIR and removes it at exit; under a
+    home it cannot write (the unit's /nonexistent) gunicorn logs no control-socket error."""
+    config = tmp_path / "gateway.toml"
+    config.write_text('[server]\nworkers = 1\nthreads = 1\n[auth]\nmode = "none"\n', encoding="utf-8")
+    port = free_port()
+    env = gateway_environment(billing_settings, tmp_path, f"127.0.0.1:{port}", config)
+    del env["PROMETHEUS_MULTIPROC_DIR"]
+    (tmp_path / "tmp").mkdir()
+    env.update(TMPDIR=str(tmp_path / "tmp"), HOME="/nonexistent")
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(DEPLOY / "gunicorn.conf.py"),
+                                    "soap_gateway.wsgi:application"], env=env, stdout=sink, stderr=subprocess.STDOUT,
+                                   cwd=tmp_path)
+    try:
+        wait_until_up(port, process, log, "/healthz")
+        assert [p.name[:21] for p in (tmp_path / "tmp").iterdir()] == ["soap-gateway-metrics-"]
+        assert post(f"http://127.0.0.1:{port}/soap", 101).status_code == 200
+    finally:
+        stop(process)
+    output = log.read_text(errors="replace")
+    assert process.returncode == 0 and "[ERROR]" not in output, output[-3000:]
+    assert list((tmp_path / "tmp").iterdir()) == []
