@@ -136,3 +136,22 @@ def test_concurrent_processes_get_exactly_one_poster_per_key(location: JournalSe
     posters = Counter(key for key, action in results if action == "post")
     assert set(posters) == set(keys) and set(posters.values()) == {1}
     assert Counter(action for _, action in results) == {"post": 150, "busy": 450}
+
+
+def test_an_instance_starting_while_others_post_disturbs_none_of_them(location: JournalSettings) -> None:
+    # A gateway restarted (or scaled out) while others post: its start-up must
+    # not lock the tables in use; in PostgreSQL its schema DDL deadlocked claims.
+    open_journal(location).close()
+    keys = [f"busy-{i}" for i in range(300)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
+        start_at = time.time() + 3.0
+        futures = [pool.submit(_contend, location, keys[::step], start_at) for step in (1, -1)]
+        time.sleep(max(0.0, start_at - time.time()))
+        starts = 0
+        while not all(future.done() for future in futures):
+            open_journal(location).close()
+            starts += 1
+        results = [pair for future in futures for pair in future.result(timeout=120)]
+    assert starts > 0
+    assert Counter(action for _, action in results) == {"post": 300, "busy": 300}

@@ -10,6 +10,7 @@ the URL; the URL is never logged.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -47,10 +48,26 @@ class PostgresJournal(SqlJournal):
         except (psycopg.Error, PoolTimeout) as exc:  # the server is not there, or refuses us
             self._pool.close()
             raise JournalUnavailable(detail=f"PostgreSQL: cannot connect ({_reason(exc)})") from None
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        # DDL on tables in use takes locks that deadlock with running claims
+        # (an index on the audit held, one on the entries awaited, while a claim
+        # holds its entry and waits for the audit): an instance that starts
+        # while others post runs no DDL when the schema is already complete.
+        statements = (ENTRIES_DDL, AUDIT_DDL.format(id="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+                      *INDEXES, *APPEND_ONLY)
+        relations = [m for s in statements for m in re.findall(r"IF NOT EXISTS (\w+)", s)]
+        triggers = [m for s in statements for m in re.findall(r"CREATE OR REPLACE TRIGGER (\w+)", s)]
         with self._tx() as cur:
+            cur.execute("SELECT count(*) FROM unnest(%s::text[]) AS name WHERE to_regclass(name) IS NULL",
+                        (relations,))
+            missing = cur.fetchone()[0]
+            cur.execute("SELECT count(*) FROM pg_trigger WHERE tgname = ANY(%s)", (triggers,))
+            if missing == 0 and cur.fetchone()[0] == len(triggers):
+                return
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            for statement in (ENTRIES_DDL, AUDIT_DDL.format(id="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
-                              *INDEXES, *APPEND_ONLY):
+            for statement in statements:
                 cur.execute(statement)
 
     def _sql(self, text: str) -> str:
