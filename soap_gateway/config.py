@@ -80,9 +80,14 @@ class ServerSettings:
     threads: int = 4
     timeout: int = 120
     max_body_bytes: int = 1 << 20
-    # Checked by a streaming pre-scan before Spyne parses (our requests are ~5 deep, < 40 elements).
+    # Checked while streaming, before Spyne parses (our requests are ~5 deep, < 40 elements,
+    # a few attributes): soap/xmlguard.py.
     max_depth: int = 32
     max_elements: int = 1000
+    max_attributes: int = 32
+    max_attributes_total: int = 256
+    max_text_chars: int = 65536
+    max_name_chars: int = 256
     # "wall": the billing's wall-clock time without an offset (what 1C's Дата
     # and the billing mean); "offset": the same instant with the zone's offset.
     datetime_output: Literal["wall", "offset"] = "wall"

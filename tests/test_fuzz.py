@@ -79,6 +79,7 @@ def assert_soap_envelope(status: str, body: bytes, operation: str | None = None)
         assert not status.startswith("200"), status
         code = payload.findtext("faultcode")
         assert code and code.split(":")[-1] not in ("Server", "Server.Configuration"), body[:600]
+        assert re.match(r"\[[A-Z_]+\] ", payload.findtext("faultstring") or ""), body[:600]
         return
     assert status.startswith("200"), (status, body[:300])
     if operation is not None:

@@ -2,8 +2,8 @@
 
 The web layer (soap_gateway.web) has already checked the caller's address and
 credentials; before Spyne sees a byte this facade applies the body size limit,
-then refuses DOCTYPE/entities (SOAP 1.1 §3 forbids a DTD), deep nesting and
-too many elements (xmlguard.py).  An error raised before the reply's first
+then decodes the body once and checks every XML limit and the envelope's shape
+while streaming, no tree built (xmlguard.py).  An error raised before the reply's first
 byte becomes a SOAP fault envelope instead of a bare HTTP 500.  Replies are
 not buffered here: a long list streams (writer.py, web/streamed.py).
 """
@@ -32,13 +32,15 @@ from ..web.app import respond, status_line
 from ..web.context import ENVIRON_KEY
 from ..web.limits import read_body
 from ..web.streamed import StreamedBody
-from .faults import (GatewayApplication, error_envelope, fault_envelope, lookup, operation_envelope, schema_fault,
-                     stamp_correlation_id)
+from .decoding import FORWARDED_CONTENT_TYPE
+from .faults import (GatewayApplication, error_envelope, fault_envelope, lookup, operation_envelope, request_fault,
+                     schema_fault, stamp_correlation_id)
+from .refusal import Refused
 from .execute import execute_operation
 from .models import TNS
 from .services import build_service
 from .writer import StreamingSoap11
-from .xmlguard import prescan
+from .xmlguard import Limits, guard_request
 
 log = logging.getLogger("soap_gateway.soap")
 APP_NAME = "BillingGateway"
@@ -82,6 +84,20 @@ class GatewaySoap11(Soap11):
             # Spyne decodes the body itself and lets these escape as a bare 500.
             raise Fault("Client.XMLSyntaxError", "[XML_SYNTAX_ERROR] the body is not text in the declared "
                                                  "encoding (or the encoding is unknown)") from None
+        except Fault as fault:
+            raise request_fault(fault) from None
+
+    def decompose_incoming_envelope(self, ctx: Any, message: Any) -> None:
+        try:
+            super().decompose_incoming_envelope(ctx, message)
+        except Fault as fault:
+            raise request_fault(fault) from None
+
+    def deserialize(self, ctx: Any, message: Any) -> None:
+        try:
+            super().deserialize(ctx, message)
+        except Fault as fault:  # Spyne's own wording gets our code in front (1C shows only the faultstring)
+            raise request_fault(fault) from None
 
     def base_from_element(self, ctx: Any, cls: Any, element: Any) -> Any:
         try:
@@ -167,6 +183,7 @@ class SoapFacade:
                                      max_content_length=settings.server.max_body_bytes)
         self.wsdl = render_wsdl(self.spyne, settings.server.wsdl_address)
         self.spyne.app.out_protocol.prepare()  # the reply writers, compiled from the interface just built
+        self.limits = Limits.of(settings.server)
         self.spyne.event_manager.add_listener("wsgi_close", _record_outcome)
         # a streamed reply is still being written when the app returns: record it once it starts
         self.spyne.app.event_manager.add_listener("method_return_string", _record_outcome)
@@ -192,11 +209,14 @@ class SoapFacade:
     def _soap(self, environ: dict[str, Any], start_response: Callable[..., Any],
               call: CallContext) -> list[bytes] | StreamedBody:
         body = read_body(environ, self.settings.server.max_body_bytes)
-        refused = prescan(body, self.settings.server.max_depth, self.settings.server.max_elements)
-        if refused is not None:
-            call.outcome = refused[0]
-            return _fault(start_response, "500 Internal Server Error", *refused, call.correlation_id)
-        environ = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+        try:
+            body = guard_request(body, environ.get("CONTENT_TYPE", ""), self.limits)
+        except Refused as refused:
+            call.outcome = refused.faultcode
+            return _fault(start_response, "500 Internal Server Error", refused.faultcode, refused.code,
+                          refused.message, call.correlation_id)
+        environ = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
+                                   "CONTENT_TYPE": FORWARDED_CONTENT_TYPE})
         try:
             chunks = iter(self.spyne(environ, start_response))
             first = next(chunks, b"")  # a whole small reply; of a streamed one, its first part

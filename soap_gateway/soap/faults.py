@@ -51,6 +51,8 @@ FAULTS: dict[type[errors.GatewayError], str] = {
 SPYNE_FAULTS = {
     "Client.SchemaValidationError": ("Client.ValidationError", "VALIDATION_ERROR", "Неверные аргументы"),
     "Client.ValidationError": ("Client.ValidationError", "VALIDATION_ERROR", "Неверные аргументы"),
+    "Client.XMLSyntaxError": ("Client.XMLSyntaxError", "XML_SYNTAX_ERROR", "Неверный XML"),
+    "Client.SoapError": ("Client.InvalidEnvelope", "INVALID_ENVELOPE", "Неверный конверт SOAP"),
 }
 _SCHEMA_FIELD = re.compile(r"Element '(?:\{[^}]*\})?([^']+)'")
 
@@ -106,6 +108,17 @@ def schema_fault(text: str) -> Fault:
     message = re.sub(r"\{[^}]*\}", "", text).strip()
     return Fault(faultcode=faultcode, faultstring=f"[{code}] {russian}: {message}",
                  detail=detail_element(code, message, field=field))
+
+
+def request_fault(fault: Fault) -> Fault:
+    """A fault Spyne raised while reading a request, in our vocabulary: a mapped faultcode and a [CODE] prefix."""
+    if str(fault.faultstring).startswith("["):
+        return fault
+    faultcode, code, russian = SPYNE_FAULTS.get(fault.faultcode,
+                                                (fault.faultcode or "Client", "INVALID_REQUEST", "Неверный запрос"))
+    message = str(fault.faultstring)
+    return Fault(faultcode=faultcode, faultstring=f"[{code}] {russian}: {message}",
+                 detail=detail_element(code, message))
 
 
 class GatewayApplication(Application):
