@@ -30,6 +30,7 @@ USER, PASSWORD = "integrator", "Hostile-XML-pw1"
 SECONDS = 10.0  # per request, on a slow machine; an expansion or a 50 MB parse takes far longer
 MEMORY_GROWTH_KB = 40 * 1024  # less than the 50 MB body; an expansion would need gigabytes
 MAX_BODY = 1 << 20
+XML = "text/xml; charset=utf-8"
 
 
 def envelope(inner: str) -> str:
@@ -141,27 +142,40 @@ def fault_code(body: bytes) -> str:
     return etree.fromstring(body).find(f".//{{{ENV}}}Fault").findtext("faultcode")
 
 
-def _post(served: dict[str, Any], body: bytes,
-          content_type: str = "text/xml; charset=utf-8") -> tuple[requests.Response, float]:
+def _post(served: dict[str, Any], body: bytes, content_type: str = XML) -> tuple[requests.Response, float]:
     started = time.monotonic()
     response = requests.post(f"{served['url']}/soap", data=body, auth=(USER, PASSWORD), timeout=SECONDS * 3,
                              headers={"Content-Type": content_type})
     return response, time.monotonic() - started
 
 
-@pytest.mark.parametrize("body, code", [
-    (LAUGHS.encode(), "Client.DTDNotAllowed"),
-    (XXE.encode(), "Client.DTDNotAllowed"),
+ATTRIBUTES = envelope("<b:CLN_USR_GET " + " ".join(f'a{i}="x"' for i in range(60_000)) + "/>")  # 650 KB
+NAMESPACES = envelope("<b:CLN_USR_GET " + " ".join(f'xmlns:n{i}="u"' for i in range(45_000)) + "/>")
+WIDE_200K = envelope("<b:CLN_USR_GET>" + "<b:x/>" * 150_000 + "</b:CLN_USR_GET>")  # 900 KB
+UTF16 = "text/xml; charset=utf-16"
+
+
+@pytest.mark.parametrize("body, content_type, code", [
+    (LAUGHS.encode(), XML, "Client.DTDNotAllowed"),
+    (XXE.encode(), XML, "Client.DTDNotAllowed"),
     (('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-      + envelope("<b:CLN_USR_GET><b:SELECT_ID>&e;</b:SELECT_ID></b:CLN_USR_GET>")).encode("utf-16"),
+      + envelope("<b:CLN_USR_GET><b:SELECT_ID>&e;</b:SELECT_ID></b:CLN_USR_GET>")).encode("utf-16"), UTF16,
      "Client.DTDNotAllowed"),
-    (DEEP.encode(), "Client.XMLLimitExceeded"),
-    (WIDE.encode(), "Client.XMLLimitExceeded"),
-], ids=["billion-laughs", "external-entity", "utf16-doctype", "100000-deep", "100000-wide"])
+    (b"+ADw-!DOCTYPE d +AFs-+ADw-!ENTITY a +ACI-b+ACI-+AD4-+AF0-+AD4-" + envelope("<b:CLN_USR_GET/>").encode(),
+     "text/xml; charset=utf-7", "Client.EncodingNotSupported"),
+    (DEEP.encode(), XML, "Client.XMLLimitExceeded"),
+    (WIDE.encode(), XML, "Client.XMLLimitExceeded"),
+    (envelope("<b:CLN_USR_GET>" + "<a>" * 250 + "</a>" * 250 + "</b:CLN_USR_GET>").encode("utf-16-le"), "text/xml",
+     "Client.XMLLimitExceeded"),
+    (WIDE_200K.encode(), "multipart/related; boundary=x", "Client.AttachmentsNotSupported"),
+    (ATTRIBUTES.encode(), XML, "Client.XMLLimitExceeded"),
+    (NAMESPACES.encode(), XML, "Client.XMLLimitExceeded"),
+], ids=["billion-laughs", "external-entity", "utf16-doctype", "utf7-doctype", "100000-deep", "100000-wide",
+        "utf16le-no-bom-250-deep", "multipart-150000-wide", "60000-attributes", "45000-namespaces"])
 def test_hostile_bodies_are_refused_quickly_with_bounded_memory(served: dict[str, Any], body: bytes,
-                                                                code: str) -> None:
+                                                                content_type: str, code: str) -> None:
     before = peak_rss_kb(served["worker"])
-    response, elapsed = _post(served, body, "text/xml; charset=utf-16" if body[:2] == b"\xff\xfe" else "text/xml")
+    response, elapsed = _post(served, body, content_type)
     assert response.status_code == 500 and response.headers["Content-Type"].startswith("text/xml")
     assert fault_code(response.content).endswith(code)
     assert b"root:" not in response.content and b"lollol" not in response.content
