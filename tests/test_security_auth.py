@@ -48,6 +48,8 @@ roles = ["auditor"]
 
 [auth.clients.erp01]
 roles = ["reader"]
+[auth.clients."касса-1"]
+roles = ["reader"]
 
 [auth.roles.auditor]
 operations = ["CLN_USR_GET", "CLN_SWITCH_LIST"]
@@ -197,11 +199,31 @@ def test_a_login_returns_its_own_session(clients: dict[str, Any]) -> None:
 
 # -- client certificate via a trusted reverse proxy ------------------------------------------------
 
-@pytest.mark.parametrize("value", ["CN=erp01,OU=integration,O=ISP", "/O=ISP/CN=erp01", "erp01"])
-def test_a_known_certificate_from_the_trusted_proxy_is_a_caller(basic_server: Any, value: str) -> None:
+@pytest.mark.parametrize("value", [
+    "CN=erp01,OU=integration,O=ISP",
+    "serialNumber=7+CN=erp01,O=ISP",  # a multi-valued RDN
+    "CN=касса-1,O=ISP".encode(),  # UTF-8 as it comes
+    r"CN=\D0\BA\D0\B0\D1\81\D1\81\D0\B0-1,O=ISP",  # UTF-8 hex-escaped, as nginx escapes it
+], ids=["dn", "multi-valued-rdn", "utf8", "utf8-escaped"])
+def test_a_known_certificate_from_the_trusted_proxy_is_a_caller(basic_server: Any, value: str | bytes) -> None:
     service = soap_client(basic_server, headers={"X-Client-Cert-DN": value})
     assert service.CLN_USR_GET(SELECT_ID=101).NAME == "Иванов Иван Иванович"
-    assert fault_of(lambda: _pay(service)).code.endswith("Client.PermissionDenied")  # erp01 is a reader
+    assert fault_of(lambda: _pay(service)).code.endswith("Client.PermissionDenied")  # a reader
+
+
+@pytest.mark.parametrize("value", [
+    r"OU=a\,CN=erp01,CN=intruder",  # the escaped comma is part of the OU: the CN is intruder
+    r"CN=erp01\,O=ISP",  # one CN, "erp01,O=ISP"
+    "CN=erp01,CN=erp02",  # two CNs: no one
+    "CN=erp01+CN=erp02,O=ISP",
+    "O=ISP",
+    "/O=ISP/CN=erp01",  # not an RFC 4514 name
+    "erp01",
+    "CN=erp01,,O=ISP",
+], ids=["escaped-comma", "escaped-comma-in-cn", "two-cns", "two-cns-one-rdn", "no-cn", "legacy-slashes",
+        "bare-cn", "malformed"])
+def test_a_certificate_subject_is_read_as_an_rfc4514_name(basic_server: Any, value: str) -> None:
+    assert post(basic_server, GET_101, headers={"X-Client-Cert-DN": value}).status_code == 401
 
 
 def test_an_unknown_certificate_falls_back_to_basic(basic_server: Any) -> None:

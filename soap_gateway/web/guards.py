@@ -14,8 +14,10 @@ import base64
 import binascii
 import ipaddress
 import logging
-import re
 from typing import Any
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from ..backend import Credentials
 from ..catalogue import Catalogue
@@ -27,9 +29,18 @@ from ..security.settings import AuthSettings, networks
 
 log = logging.getLogger("soap_gateway.security")
 
-_CN = re.compile(r"(?:^|[,/])\s*CN=([^,/+]+)", re.IGNORECASE)
-
 Accepted = tuple["Principal | None", "Credentials | None"]
+# Attribute names OpenSSL (so nginx) prints that cryptography's parser does not know by itself;
+# the last four are the Russian INN, OGRN, SNILS and the legal entity's INN of qualified certificates.
+_OPENSSL_NAMES = {
+    "emailAddress": NameOID.EMAIL_ADDRESS, "serialNumber": NameOID.SERIAL_NUMBER, "SN": NameOID.SURNAME,
+    "GN": NameOID.GIVEN_NAME, "title": NameOID.TITLE, "initials": NameOID.INITIALS,
+    "pseudonym": NameOID.PSEUDONYM, "dnQualifier": NameOID.DN_QUALIFIER,
+    "businessCategory": NameOID.BUSINESS_CATEGORY, "postalCode": NameOID.POSTAL_CODE,
+    "organizationIdentifier": NameOID.ORGANIZATION_IDENTIFIER,
+    "INN": x509.ObjectIdentifier("1.2.643.3.131.1.1"), "OGRN": x509.ObjectIdentifier("1.2.643.100.1"),
+    "SNILS": x509.ObjectIdentifier("1.2.643.100.3"), "INNLE": x509.ObjectIdentifier("1.2.643.100.4"),
+}
 
 
 class AuthGuard:
@@ -108,10 +119,27 @@ class AuthGuard:
         if not self._cert_key or not _within(environ.get("REMOTE_ADDR", ""), self.trusted):
             return None
         value = environ.get(self._cert_key, "").strip()
-        if not value:
-            return None
-        match = _CN.search(value)
-        return match[1].strip() if match else (value if "=" not in value else None)
+        return subject_common_name(value) if value else None
+
+
+def subject_common_name(value: str) -> str | None:
+    """The CN of an RFC 4514 distinguished name (nginx's ``$ssl_client_s_dn``), if it holds exactly one.
+
+    Parsed by ``cryptography``, so escaped commas, multi-valued RDNs and hex
+    escapes mean what they mean in the certificate; a value that is no such
+    name, or with no or several CNs, names no client.
+    """
+    try:
+        text = value.encode("latin-1").decode("utf-8")  # WSGI hands header bytes over as latin-1
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        text = value
+    try:
+        name = x509.Name.from_rfc4514_string(text, attr_name_overrides=_OPENSSL_NAMES)
+        names = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        log.warning("ignored: the client certificate header is not an RFC 4514 name")
+        return None
+    return str(names[0].value) if len(names) == 1 else None
 
 
 def _basic(environ: dict[str, Any]) -> tuple[str, str] | None:
