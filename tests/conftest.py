@@ -24,6 +24,7 @@ from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
 from soap_gateway.emulator import Emulator
 from soap_gateway.application import create_app
+from soap_gateway.security.settings import AuthSettings
 from postgres_server import postgres  # noqa: F401  (the PostgreSQL fixture of the journal tests)
 
 BILLING_DOMAIN = "billing.test"
@@ -97,7 +98,9 @@ def client(make_client: Any) -> BillingClient:
 @pytest.fixture(scope="session")
 def gateway_settings(billing_settings: BillingSettings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     journal = JournalSettings(path=str(tmp_path_factory.mktemp("journal") / "journal.sqlite3"))
-    return Settings(billing=billing_settings, server=ServerSettings(listen="127.0.0.1:0"), journal=journal)
+    # readyz_details: the health tests read each check's detail; tests/test_readyz_anonymity.py the default.
+    return Settings(billing=billing_settings, server=ServerSettings(listen="127.0.0.1:0"), journal=journal,
+                    auth=AuthSettings(readyz_details=True))
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,9 @@ class AuthSettings:
     wsdl_public: bool = True
     # Probes a load balancer sends without credentials; they reveal nothing.
     public_paths: tuple[str, ...] = ("/healthz", "/readyz")
+    # /readyz names the billing login, the journal's path and errors' words only to an authenticated
+    # admin; true: to anyone who can reach it (a probe that needs them, on a private network).
+    readyz_details: bool = False
     allow: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
     forwarded_for_header: str = "X-Forwarded-For"

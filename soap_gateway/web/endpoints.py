@@ -6,6 +6,7 @@ import json
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
+from ..errors import GatewayError
 from ..ops import metrics
 from ..ops.health import Readiness, billing_checks
 from ..ops.helppage import HelpPage
@@ -24,19 +25,41 @@ def install(app: WebApp, page: HelpPage) -> None:
         readiness.add("journal", app.gateway.journal.ping)
     app.routes.update({
         "/healthz": lambda environ: _json("200 OK", {"status": "ok"}),
-        "/readyz": lambda environ: ready(readiness),
+        "/readyz": lambda environ: ready(readiness, detailed=_detailed(app, environ)),
         "/metrics": lambda environ: scrape(getattr(client, "circuit_state", None),
                                            getattr(app.gateway.journal, "counts", None)),
         "/": lambda environ: help_page(page, environ),
     })
 
 
-def ready(readiness: Readiness) -> Response:
+def ready(readiness: Readiness, detailed: bool = True) -> Response:
+    """Each check's state; its detail (a login, a path, an error's words) and latency only when ``detailed``."""
     ok, results = readiness.run()
     metrics.set_readiness({r.name: r.state == "ok" for r in results})
-    body = json.dumps({"status": "ready" if ok else "not ready", "checks": [r.as_dict() for r in results]},
+    checks = [r.as_dict() if detailed else {"name": r.name, "state": r.state} for r in results]
+    body = json.dumps({"status": "ready" if ok else "not ready", "checks": checks},
                       ensure_ascii=False).encode("utf-8")
     return ("200 OK" if ok else "503 Service Unavailable"), [("Content-Type", "application/json"), _NO_STORE], body
+
+
+def _detailed(app: WebApp, environ: dict[str, Any]) -> bool:
+    """/readyz tells more than ready or not only by setting, or to a caller that authenticates as an admin.
+
+    The path is public (load balancers probe it without credentials), so the
+    guard has not looked at the caller; credentials sent anyway are checked
+    here.  In mode "none" every caller is anonymous, so only the setting counts.
+    """
+    auth = app.settings.auth
+    if auth.readyz_details:
+        return True
+    guard = app.guard
+    if guard.mode == "none" or not (environ.get("HTTP_AUTHORIZATION") or guard.certificate_cn(environ)):
+        return False
+    try:
+        principal, _ = guard.authenticate(environ, guard.client_address(environ))
+    except GatewayError:
+        return False
+    return "admin" in principal.roles
 
 
 def scrape(circuit_state: Callable[[], str] | None,
