@@ -80,6 +80,8 @@ class ServerSettings:
     threads: int = 4
     timeout: int = 120
     max_body_bytes: int = 1 << 20
+    # Seconds a request body may take to arrive in full, however it trickles in (soap/arrival.py).
+    body_timeout: float = 30.0
     # Checked while streaming, before Spyne parses (our requests are ~5 deep, < 40 elements,
     # a few attributes): soap/xmlguard.py.
     max_depth: int = 32
@@ -291,6 +293,8 @@ def _check(settings: Settings) -> None:
     for name in ("connect_timeout", "read_timeout"):
         if getattr(billing, name) <= 0:
             raise ConfigurationError(f"billing.{name}: must be a positive number of seconds")
+    if server.body_timeout <= 0:
+        raise ConfigurationError("server.body_timeout: must be a positive number of seconds")
     if server.buffer_rows < 1:
         raise ConfigurationError("server.buffer_rows: must be at least 1")
     try:

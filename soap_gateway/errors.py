@@ -5,6 +5,7 @@
     ├── InvalidArgument         a caller's arguments break the catalogue
     ├── RequestRefused          the HTTP request itself cannot be served
     │   ├── RequestTooLarge     ... its body is over the size limit
+    │   ├── RequestTimeout      ... its body did not arrive in time
     │   ├── MethodNotAllowed    ... its method is not one the route takes
     │   └── UnknownOperation    ... it names no operation of ours
     ├── NotAuthenticated        the caller gave no or wrong gateway credentials
@@ -95,6 +96,15 @@ class RequestTooLarge(RequestRefused):
     code = "REQUEST_TOO_LARGE"
     title = "Слишком большой запрос"
     http_status = 413
+
+
+class RequestTimeout(RequestRefused):
+    """The request body did not arrive in full within ``server.body_timeout`` seconds."""
+
+    fmt = "the request body did not arrive within {seconds:g} s"
+    code = "REQUEST_TIMEOUT"
+    title = "Запрос не получен вовремя"
+    http_status = 408
 
 
 class MethodNotAllowed(RequestRefused):

@@ -30,6 +30,7 @@ USER, PASSWORD = "integrator", "Hostile-XML-pw1"
 SECONDS = 10.0  # per request, on a slow machine; an expansion or a 50 MB parse takes far longer
 MEMORY_GROWTH_KB = 40 * 1024  # less than the 50 MB body; an expansion would need gigabytes
 MAX_BODY = 1 << 20
+BODY_SECONDS = 3  # the gateway's own bound on a body's arrival (server.body_timeout)
 XML = "text/xml; charset=utf-8"
 
 
@@ -74,6 +75,7 @@ listen = "127.0.0.1:{port}"
 workers = 1
 threads = 2
 max_body_bytes = {MAX_BODY}
+body_timeout = {BODY_SECONDS}
 
 [auth]
 mode = "basic"
@@ -210,6 +212,51 @@ def test_a_chunked_body_within_the_limit_is_read_whole(served: dict[str, Any]) -
                                  iter([b"%x\r\n%s\r\n" % (len(p), p) for p in pieces] + [b"0\r\n\r\n"]))
     assert status == 200, answer[:500]
     assert "Казань" in answer.decode("utf-8")
+
+
+def _trickle(port: int, head: dict[str, str], pieces: Iterator[bytes], pause: float) -> tuple[bytes, float]:
+    """Send the headers, then one piece per ``pause`` until the server answers; its answer and when it came."""
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    lines = {"Host": f"127.0.0.1:{port}", "Content-Type": XML, "Authorization": f"Basic {token}", **head}
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=SECONDS * 3) as conn:
+        conn.sendall(("POST /soap HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in lines.items())
+                      + "\r\n").encode())
+        conn.settimeout(pause)
+        answer = b""
+        for piece in pieces:
+            try:
+                answer = conn.recv(65536)
+            except TimeoutError:
+                pass
+            if answer or time.monotonic() - started > SECONDS * 3:
+                break
+            try:
+                conn.sendall(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        conn.settimeout(SECONDS * 3)
+        while not answer.endswith(b"</soap11env:Envelope>"):
+            data = conn.recv(65536)
+            if not data:
+                break
+            answer += data
+        return answer, time.monotonic() - started
+
+
+@pytest.mark.parametrize("head, pieces", [
+    ({"Content-Length": "4000"}, (b"<" for _ in range(4000))),
+    ({"Transfer-Encoding": "chunked"}, (b"1\r\n<\r\n" for _ in range(4000))),
+    ({"Content-Length": "4000"}, (b"" for _ in range(4000))),
+], ids=["content-length-trickle", "chunked-trickle", "silent"])
+def test_a_body_that_trickles_in_is_cut_off_at_the_deadline(served: dict[str, Any], head: dict[str, str],
+                                                            pieces: Iterator[bytes]) -> None:
+    answer, elapsed = _trickle(served["port"], head, pieces, pause=0.5)
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"408", answer[:300]
+    assert fault_code(rest.partition(b"\r\n\r\n")[2]).endswith("Client.RequestTimeout")
+    assert BODY_SECONDS - 0.5 <= elapsed < BODY_SECONDS + SECONDS
+    assert requests.get(f"{served['url']}/healthz", timeout=SECONDS).status_code == 200
 
 
 def test_the_worker_survives_all_of_it(served: dict[str, Any]) -> None:

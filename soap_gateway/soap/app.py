@@ -208,7 +208,7 @@ class SoapFacade:
 
     def _soap(self, environ: dict[str, Any], start_response: Callable[..., Any],
               call: CallContext) -> list[bytes] | StreamedBody:
-        body = read_body(environ, self.settings.server.max_body_bytes)
+        body = read_body(environ, self.settings.server.max_body_bytes, self.settings.server.body_timeout)
         try:
             body = guard_request(body, environ.get("CONTENT_TYPE", ""), self.limits)
         except Refused as refused:

@@ -31,6 +31,7 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 FAULTS: dict[type[errors.GatewayError], str] = {
     errors.InvalidArgument: "Client.ValidationError",
     errors.RequestTooLarge: "Client.RequestTooLarge",
+    errors.RequestTimeout: "Client.RequestTimeout",
     errors.MethodNotAllowed: "Client.RequestNotAllowed",
     errors.UnknownOperation: "Client.UnknownOperation",
     errors.RequestRefused: "Client.BadRequest",

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from ..config import Settings
 from ..core import Gateway
-from ..errors import GatewayError, NotAuthenticated
+from ..errors import GatewayError, NotAuthenticated, RequestTimeout
 from ..ops import metrics
 from ..ops.health import Readiness
 from .context import ENVIRON_KEY, CallContext
@@ -112,6 +112,8 @@ class WebApp:
         status, headers, body = facade.render(exc, call)
         if isinstance(exc, NotAuthenticated):
             headers = [*headers, ("WWW-Authenticate", self.guard.challenge)]
+        if isinstance(exc, RequestTimeout):  # the rest of a late body is not read: the connection cannot go on
+            headers = [*headers, ("Connection", "close")]
         # exc_info: it replaces a response the facade started but did not send
         return respond(start, status, headers, body, sys.exc_info() if sys.exc_info()[0] else None)
 
