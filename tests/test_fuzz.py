@@ -221,6 +221,88 @@ def test_odd_content_types_and_lengths_get_soap(fuzz_app: Any, case: tuple[str, 
     assert_soap_envelope(status, answer)
 
 
+# -- charsets, attributes, multipart, odd Body contents (the request guard) -------------------------
+
+SOME = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+_ENCODINGS = ["utf-8", "utf-16", "utf-16-le", "utf-16-be", "cp1251", "utf-7", "latin-1", "utf-32", "koi8-r"]
+_LABELS = [None, "utf-8", "UTF-8", "utf-16", "utf-16le", "UTF-16BE", "windows-1251", "cp1251", "utf-7", "iso-8859-1",
+           "utf-32", "koi8-r", "bogus", "", "utf-8'"]
+_BOMS = [b"", b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\xff\xfe\x00\x00"]
+
+
+@SOME
+@given(case=envelopes(), encoding=st.sampled_from(_ENCODINGS), declared=st.sampled_from(_LABELS),
+       charset=st.sampled_from(_LABELS), bom=st.sampled_from(_BOMS))
+def test_any_mix_of_charset_bom_and_declaration_gets_soap(fuzz_app: Any, case: tuple[str, bytes], encoding: str,
+                                                          declared: str | None, charset: str | None,
+                                                          bom: bytes) -> None:
+    text = case[1].decode("utf-8", "surrogatepass")
+    if declared is not None:
+        text = f'<?xml version="1.0" encoding="{declared}"?>' + text
+    body = bom + text.encode(encoding, "replace")
+    content_type = "text/xml" if charset is None else f"text/xml; charset={charset}"
+    status, answer = fuzz_app(body, CONTENT_TYPE=content_type)
+    assert_soap_envelope(status, answer)
+
+
+_ATTRIBUTES = st.sampled_from([
+    'x="1"', 'b:x="1"', 'xmlns:q="urn:q"', 'xmlns="urn:other"', f'xmlns:b="{TNS}"', 's:mustUnderstand="1"',
+    's:mustUnderstand="0"', 's:actor="urn:x"', 's:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"',
+    'xmlns:i="http://www.w3.org/2001/XMLSchema-instance" i:nil="true"', 'i:type="b:Nope"', 'x="&lt;&amp;"',
+    'q:x="1"', 'x="1" x="2"', "x='1'", 'x="' + "y" * 300 + '"', "a" * 300 + '="1"'])
+
+
+@SOME
+@given(case=envelopes(), data=st.data())
+def test_attributes_anywhere_get_soap(fuzz_app: Any, case: tuple[str, bytes], data: Any) -> None:
+    text = case[1].decode("utf-8", "surrogatepass")
+    tags = [m.end() - 1 for m in re.finditer(r"<[A-Za-z][^<>/]*>", text)]
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.sampled_from(tags))
+        count = data.draw(st.sampled_from([1, 1, 2, 5, 40, 300]))
+        extra = " ".join(data.draw(_ATTRIBUTES) if count < 5 else f'a{i}="1"' for i in range(count))
+        text = text[:at] + " " + extra + text[at:]
+        tags = [m.end() - 1 for m in re.finditer(r"<[A-Za-z][^<>/]*>", text)]
+    status, answer = fuzz_app(text.encode("utf-8", "surrogatepass"))
+    assert_soap_envelope(status, answer)
+
+
+@SOME
+@given(case=envelopes(), media=st.sampled_from(["multipart/related", "multipart/form-data", "multipart/mixed",
+                                               "Multipart/Related"]),
+       params=st.sampled_from(["", "; boundary=b", '; boundary="b"; type="application/xop+xml"; start="<root>"',
+                               "; boundary=b; charset=utf-8", '; type="text/xml"', "; boundary="]),
+       content_id=st.booleans(), part_type=st.sampled_from(["text/xml", 'application/xop+xml; type="text/xml"', ""]))
+def test_multipart_bodies_get_soap(fuzz_app: Any, case: tuple[str, bytes], media: str, params: str,
+                                   content_id: bool, part_type: str) -> None:
+    headers = (f"Content-Type: {part_type}\r\n" if part_type else "") + ("Content-ID: <root>\r\n" if content_id else "")
+    body = b"--b\r\n" + headers.encode() + b"\r\n" + case[1] + b"\r\n--b--\r\n"
+    status, answer = fuzz_app(body, CONTENT_TYPE=media + params)
+    assert_soap_envelope(status, answer)
+
+
+_BODY_PARTS = st.sampled_from([
+    "", " ", "text", "<!-- a comment -->", "<![CDATA[<b:CLN_USR_GET/>]]>", "<?pi x?>", "&amp;", "&#x41;",
+    f'<s:Fault><faultcode>s:Client</faultcode><faultstring>x</faultstring></s:Fault>', "<b:NOPE/>",
+    '<x:CLN_USR_GET xmlns:x="urn:other"/>', "<CLN_USR_GET/>", "<b:CLN_USR_GET><b:SELECT_ID>101</b:SELECT_ID></b:CLN_USR_GET>",
+    "<b:CLN_HOME_LIST><b:P_ID>5</b:P_ID></b:CLN_HOME_LIST>", f'<s:Envelope xmlns:s="{ENV}"><s:Body/></s:Envelope>',
+    "<s:Header/>", "<s:Body/>", "<b:CLN_USR_GET>" + "<b:x>" * 40 + "</b:x>" * 40 + "</b:CLN_USR_GET>",
+])
+_OUTSIDE = st.sampled_from(["", "", "<s:Header/>", '<s:Header><h:H xmlns:h="urn:h" s:mustUnderstand="1"/></s:Header>',
+                            "<b:Extra/>", "text"])
+
+
+@SOME
+@given(parts=st.lists(_BODY_PARTS, max_size=4), before=_OUTSIDE, after=_OUTSIDE,
+       namespace=st.sampled_from([ENV] * 4 + ["http://www.w3.org/2003/05/soap-envelope", "urn:other", ""]))
+def test_odd_body_contents_get_soap(fuzz_app: Any, parts: list[str], before: str, after: str, namespace: str) -> None:
+    body = (f'<s:Envelope xmlns:s="{namespace}" xmlns:b="{TNS}">{before}<s:Body>{"".join(parts)}</s:Body>'
+            f"{after}</s:Envelope>")
+    status, answer = fuzz_app(body.encode())
+    assert_soap_envelope(status, answer)
+
+
 # -- the billing reply decoder ---------------------------------------------------------------------
 
 PATTERNS = [re.compile(p) for p in DEFAULT_SESSION_EXPIRED_PATTERNS]
