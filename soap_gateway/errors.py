@@ -6,6 +6,7 @@
     ├── RequestRefused          the HTTP request itself cannot be served
     │   ├── RequestTooLarge     ... its body is over the size limit
     │   ├── RequestTimeout      ... its body did not arrive in time
+    │   ├── UnreadableRequest   ... its document: encoding, XML, a limit, the envelope (``code`` says which)
     │   ├── MethodNotAllowed    ... its method is not one the route takes
     │   └── UnknownOperation    ... it names no operation of ours
     ├── NotAuthenticated        the caller gave no or wrong gateway credentials
@@ -105,6 +106,20 @@ class RequestTimeout(RequestRefused):
     code = "REQUEST_TIMEOUT"
     title = "Запрос не получен вовремя"
     http_status = 408
+
+
+class UnreadableRequest(RequestRefused):
+    """The request document is refused before anything builds it: its encoding, its XML, a limit
+    or the envelope's shape.  ``code`` says which (ENCODING_MISMATCH, XML_LIMIT_EXCEEDED, ...)."""
+
+    fmt = "{detail}"
+    code = "UNREADABLE_REQUEST"
+    title = "Запрос не может быть прочитан"
+    http_status = 400
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail=detail)
+        self.code = code
 
 
 class MethodNotAllowed(RequestRefused):

@@ -284,7 +284,7 @@ def test_multipart_bodies_get_soap(fuzz_app: Any, case: tuple[str, bytes], media
 
 _BODY_PARTS = st.sampled_from([
     "", " ", "text", "<!-- a comment -->", "<![CDATA[<b:CLN_USR_GET/>]]>", "<?pi x?>", "&amp;", "&#x41;",
-    f'<s:Fault><faultcode>s:Client</faultcode><faultstring>x</faultstring></s:Fault>', "<b:NOPE/>",
+    '<s:Fault><faultcode>s:Client</faultcode><faultstring>x</faultstring></s:Fault>', "<b:NOPE/>",
     '<x:CLN_USR_GET xmlns:x="urn:other"/>', "<CLN_USR_GET/>", "<b:CLN_USR_GET><b:SELECT_ID>101</b:SELECT_ID></b:CLN_USR_GET>",
     "<b:CLN_HOME_LIST><b:P_ID>5</b:P_ID></b:CLN_HOME_LIST>", f'<s:Envelope xmlns:s="{ENV}"><s:Body/></s:Envelope>',
     "<s:Header/>", "<s:Body/>", "<b:CLN_USR_GET>" + "<b:x>" * 40 + "</b:x>" * 40 + "</b:CLN_USR_GET>",

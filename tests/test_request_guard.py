@@ -61,7 +61,7 @@ def test_two_operations_in_one_body_are_refused_and_neither_is_posted(gateway_se
 
 @pytest.mark.parametrize("inner, words", [
     ("", "no operation"),
-    (f'<s:Fault><faultcode>s:Client</faultcode><faultstring>x</faultstring></s:Fault>', "Fault is not a request"),
+    ('<s:Fault><faultcode>s:Client</faultcode><faultstring>x</faultstring></s:Fault>', "Fault is not a request"),
     (f"text{HOME_LIST}", "text directly inside"),
 ], ids=["empty-body", "fault-as-body", "text-in-body"])
 def test_a_body_without_exactly_one_operation_is_a_client_fault(gateway_server: Any, inner: str, words: str) -> None:

@@ -25,7 +25,7 @@ from spyne.server.wsgi import WsgiApplication
 from ..catalogue import Catalogue, load_catalogue
 from ..config import Settings
 from ..core import Gateway
-from ..errors import GatewayError, MethodNotAllowed
+from ..errors import GatewayError, MethodNotAllowed, UnreadableRequest
 from ..execute import Executor
 from ..web import CallContext, Response
 from ..web.app import respond, status_line
@@ -33,9 +33,8 @@ from ..web.context import ENVIRON_KEY
 from ..web.limits import read_body
 from ..web.streamed import StreamedBody
 from .decoding import FORWARDED_CONTENT_TYPE
-from .faults import (GatewayApplication, error_envelope, fault_envelope, lookup, operation_envelope, request_fault,
-                     schema_fault, stamp_correlation_id)
-from .refusal import Refused
+from .faults import (GatewayApplication, error_envelope, lookup, operation_envelope, request_fault, schema_fault,
+                     stamp_correlation_id)
 from .execute import execute_operation
 from .models import TNS
 from .services import build_service
@@ -211,10 +210,10 @@ class SoapFacade:
         body = read_body(environ, self.settings.server.max_body_bytes, self.settings.server.body_timeout)
         try:
             body = guard_request(body, environ.get("CONTENT_TYPE", ""), self.limits)
-        except Refused as refused:
-            call.outcome = refused.faultcode
-            return _fault(start_response, "500 Internal Server Error", refused.faultcode, refused.code,
-                          refused.message, call.correlation_id)
+        except UnreadableRequest as exc:  # a SOAP-level fault, so HTTP 500 (SOAP 1.1 §6.2), as .NET expects
+            call.outcome = lookup(exc)[0]
+            return respond(start_response, "500 Internal Server Error", list(_SOAP_HEADERS),
+                           error_envelope(exc, call.correlation_id))
         environ = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
                                    "CONTENT_TYPE": FORWARDED_CONTENT_TYPE})
         try:
@@ -234,10 +233,3 @@ class SoapFacade:
 def _asks_wsdl(environ: dict[str, Any]) -> bool:
     path = (environ.get("PATH_INFO", "") or "/").rstrip("/")
     return path == SOAP_PATH and environ.get("QUERY_STRING", "").lower().startswith("wsdl")
-
-
-def _fault(start_response: Callable[..., Any], status: str, faultcode: str, code: str, message: str,
-           correlation_id: str, exc_info: Any = None) -> list[bytes]:
-    """A fault envelope; with ``exc_info`` it replaces a response Spyne started but did not send."""
-    return respond(start_response, status, list(_SOAP_HEADERS),
-                   fault_envelope(faultcode, code, message, correlation_id), exc_info)

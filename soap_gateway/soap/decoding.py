@@ -14,7 +14,7 @@ import codecs
 import re
 from email.message import Message
 
-from .refusal import Refused
+from ..errors import UnreadableRequest
 
 # codec name (as codecs.lookup spells it) -> family
 _FAMILIES = {"utf-8": "UTF-8", "utf-16": "UTF-16", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16",
@@ -26,8 +26,8 @@ _DECLARED = re.compile(r"""encoding[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')"
 FORWARDED_CONTENT_TYPE = "text/xml; charset=utf-8"
 
 
-def _unsupported(label: str, where: str) -> Refused:
-    return Refused("Client.EncodingNotSupported", "ENCODING_NOT_SUPPORTED",
+def _unsupported(label: str, where: str) -> UnreadableRequest:
+    return UnreadableRequest("ENCODING_NOT_SUPPORTED",
                    f"the {where} names the encoding {label[:40]!r}; send UTF-8 (or UTF-16, windows-1251)")
 
 
@@ -49,10 +49,10 @@ def media_and_charset(content_type: str) -> tuple[str, str | None]:
 
 
 def decode_request(body: bytes, content_type: str) -> bytes:
-    """The body as UTF-8 without an XML declaration, or ``Refused``."""
+    """The body as UTF-8 without an XML declaration, or ``UnreadableRequest``."""
     media, charset = media_and_charset(content_type)
     if media.startswith("multipart/"):
-        raise Refused("Client.AttachmentsNotSupported", "ATTACHMENTS_NOT_SUPPORTED",
+        raise UnreadableRequest("ATTACHMENTS_NOT_SUPPORTED",
                       "MTOM and multipart requests are not accepted: this service publishes no attachments; "
                       "send a plain text/xml SOAP 1.1 envelope")
     sources: list[tuple[str, str]] = []  # (where, codec)
@@ -77,19 +77,19 @@ def decode_request(body: bytes, content_type: str) -> bytes:
         sources.append(("XML declaration", _codec(label, "XML declaration")))
     families = {_FAMILIES[name] for _, name in sources}
     if len(families) > 1:
-        raise Refused("Client.EncodingMismatch", "ENCODING_MISMATCH",
+        raise UnreadableRequest("ENCODING_MISMATCH",
                       "the encodings named disagree: " + ", ".join(f"{where} {name}" for where, name in sources))
     family = families.pop() if families else ("UTF-16" if layout != "ascii" else "UTF-8")
     if any(name in ("utf-16-le", "utf-16-be") and name != layout for _, name in sources):
-        raise Refused("Client.EncodingMismatch", "ENCODING_MISMATCH", "the byte order named is not the body's")
+        raise UnreadableRequest("ENCODING_MISMATCH", "the byte order named is not the body's")
     if (family == "UTF-16") != (layout != "ascii"):
-        raise Refused("Client.EncodingMismatch", "ENCODING_MISMATCH",
+        raise UnreadableRequest("ENCODING_MISMATCH",
                       f"the body's bytes are not {family}" + ("" if sources else " (declare its encoding)"))
     codec = layout if family == "UTF-16" else {"UTF-8": "utf-8", "windows-1251": "cp1251"}[family]
     try:
         text = body[len(bom):].decode(codec)
     except UnicodeDecodeError as exc:
-        raise Refused("Client.XMLSyntaxError", "XML_SYNTAX_ERROR",
+        raise UnreadableRequest("XML_SYNTAX_ERROR",
                       f"the body is not valid {family} (byte {exc.start + len(bom)})") from None
     declaration = _DECLARATION.match(text)
     if declaration:

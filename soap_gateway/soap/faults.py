@@ -48,6 +48,18 @@ FAULTS: dict[type[errors.GatewayError], str] = {
     errors.ConfigurationError: "Server.Configuration",
     errors.GatewayError: "Server",
 }
+# An unreadable request's faultcode by its code; VersionMismatch and MustUnderstand are SOAP 1.1's own (§4.4).
+DOCUMENT_FAULTS = {
+    "ENCODING_NOT_SUPPORTED": "Client.EncodingNotSupported",
+    "ENCODING_MISMATCH": "Client.EncodingMismatch",
+    "ATTACHMENTS_NOT_SUPPORTED": "Client.AttachmentsNotSupported",
+    "XML_SYNTAX_ERROR": "Client.XMLSyntaxError",
+    "DTD_NOT_ALLOWED": "Client.DTDNotAllowed",
+    "XML_LIMIT_EXCEEDED": "Client.XMLLimitExceeded",
+    "INVALID_ENVELOPE": "Client.InvalidEnvelope",
+    "VERSION_MISMATCH": "VersionMismatch",
+    "MUST_UNDERSTAND": "MustUnderstand",
+}
 # Spyne's own request faults, renamed into our vocabulary.
 SPYNE_FAULTS = {
     "Client.SchemaValidationError": ("Client.ValidationError", "VALIDATION_ERROR", "Неверные аргументы"),
@@ -71,6 +83,8 @@ def detail_element(code: str, message: str, **extra: Any) -> etree._Element:
 
 def lookup(exc: errors.GatewayError) -> tuple[str, str, str]:
     """(faultcode, detail code, Russian text) of an error."""
+    if isinstance(exc, errors.UnreadableRequest):
+        return DOCUMENT_FAULTS.get(exc.code, "Client.BadRequest"), exc.code, exc.title
     for cls in type(exc).__mro__:
         if cls in FAULTS:
             return FAULTS[cls], exc.code, exc.title

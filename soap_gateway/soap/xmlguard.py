@@ -20,7 +20,7 @@ from typing import Any, Callable
 from lxml import etree
 
 from .decoding import decode_request
-from .refusal import Refused
+from ..errors import UnreadableRequest
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -42,15 +42,16 @@ class Limits:
         return cls(**{name: getattr(server, name) for name in cls.__dataclass_fields__})
 
 
-def _limit(message: str) -> Refused:
-    return Refused("Client.XMLLimitExceeded", "XML_LIMIT_EXCEEDED", message)
+def _limit(message: str) -> UnreadableRequest:
+    return UnreadableRequest("XML_LIMIT_EXCEEDED", message)
 
 
-def _envelope(message: str) -> Refused:
-    return Refused("Client.InvalidEnvelope", "INVALID_ENVELOPE", message)
+def _envelope(message: str) -> UnreadableRequest:
+    return UnreadableRequest("INVALID_ENVELOPE", message)
 
 
-DTD = Refused("Client.DTDNotAllowed", "DTD_NOT_ALLOWED", "a SOAP message must not contain a document type declaration")
+def _dtd() -> UnreadableRequest:
+    return UnreadableRequest("DTD_NOT_ALLOWED", "a SOAP message must not contain a document type declaration")
 
 
 def _recording(callback: Callable[..., None]) -> Callable[..., None]:
@@ -59,7 +60,7 @@ def _recording(callback: Callable[..., None]) -> Callable[..., None]:
         if watch.refused is None:
             try:
                 callback(watch, *args)
-            except Refused as refused:
+            except UnreadableRequest as refused:
                 watch.refused = refused
     return recorded
 
@@ -77,13 +78,13 @@ class _Watch:
         # The first refusal.  lxml keeps an exception raised in a callback until close() and calls
         # the target's close() first, so callbacks record instead of raising, and the guard stops
         # feeding after the current slice.
-        self.refused: Refused | None = None
+        self.refused: UnreadableRequest | None = None
 
     # -- what libxml2 reports ---------------------------------------------------------------------
 
     @_recording
     def doctype(self, *_: Any) -> None:
-        raise DTD
+        raise _dtd()
 
     @_recording
     def pi(self, *_: Any) -> None:
@@ -167,7 +168,7 @@ class _Watch:
             if tag == f"{{{SOAP11}}}Envelope":
                 return
             if tag.endswith("}Envelope"):
-                raise Refused("VersionMismatch", "VERSION_MISMATCH",
+                raise UnreadableRequest("VERSION_MISMATCH",
                               "this service speaks SOAP 1.1 only: use the namespace " + SOAP11
                               + (" (a SOAP 1.2 envelope was sent)" if tag == f"{{{SOAP12}}}Envelope" else ""))
             raise _envelope("the document is not a SOAP envelope")
@@ -185,7 +186,7 @@ class _Watch:
             must = attrib.get(f"{{{SOAP11}}}mustUnderstand", "0").strip() in ("1", "true")
             actor = attrib.get(f"{{{SOAP11}}}actor", _NEXT_ACTOR)
             if must and actor == _NEXT_ACTOR:  # this service understands no header
-                raise Refused("MustUnderstand", "MUST_UNDERSTAND",
+                raise UnreadableRequest("MUST_UNDERSTAND",
                               f"the header {etree.QName(tag).localname} must be understood, and it is not")
             return
         if tag == f"{{{SOAP11}}}Fault":
@@ -199,14 +200,14 @@ def _recoverable_errors(parser: etree.XMLParser) -> None:
     """Errors libxml2 reports but goes on after (an unbound prefix): Spyne's parser refuses them."""
     errors = parser.feed_error_log.filter_from_errors()
     if errors:
-        raise Refused("Client.XMLSyntaxError", "XML_SYNTAX_ERROR", f"the body is not well-formed XML: "
+        raise UnreadableRequest("XML_SYNTAX_ERROR", f"the body is not well-formed XML: "
                       f"{errors[0].message}, line {errors[0].line}, column {errors[0].column}")
 
 
 def guard_request(body: bytes, content_type: str, limits: Limits) -> bytes:
-    """The body as Spyne must parse it (UTF-8, no declaration), or ``Refused`` with the fault to answer."""
+    """The body as Spyne must parse it (UTF-8, no declaration), or ``UnreadableRequest`` saying why not."""
     if not body.strip():
-        raise Refused("Client.XMLSyntaxError", "XML_SYNTAX_ERROR", "the request body is empty")
+        raise UnreadableRequest("XML_SYNTAX_ERROR", "the request body is empty")
     text = decode_request(body, content_type)
     watch = _Watch(limits)
     parser = etree.XMLParser(target=watch, encoding="utf-8", resolve_entities=False, load_dtd=False,
@@ -226,8 +227,8 @@ def guard_request(body: bytes, content_type: str, limits: Limits) -> bytes:
             raise watch.refused from None
         # a DTD may fail to parse before libxml2 reports it (an entity it will not define)
         if b"<!DOCTYPE" in text or b"<!ENTITY" in text:
-            raise DTD from None
-        raise Refused("Client.XMLSyntaxError", "XML_SYNTAX_ERROR", f"the body is not well-formed XML: {exc.msg}") from None
+            raise _dtd() from None
+        raise UnreadableRequest("XML_SYNTAX_ERROR", f"the body is not well-formed XML: {exc.msg}") from None
     if watch.refused is not None:
         raise watch.refused
     return text
