@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -299,6 +302,85 @@ def test_nginx_can_require_client_certificates(nginx_binary: str, gunicorn: Guni
         assert session.get(url, timeout=10).status_code == 200
     finally:
         stop(process)
+
+
+# -- slow clients at nginx -------------------------------------------------------------------------
+
+SLOW_CLIENTS = 8
+HEALTHZ_SECONDS = 3.0  # each probe; the aim is under a second, the bound is loose for a loaded machine
+CLIENT_TIMEOUT = 10  # client_header_timeout / client_body_timeout of the site
+
+
+def _tls_connection(port: int, ca: Path) -> ssl.SSLSocket:
+    context = ssl.create_default_context(cafile=str(ca))
+    raw = socket.create_connection(("127.0.0.1", port), timeout=60)
+    return context.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+def _drip(port: int, ca: Path, first: bytes, drop: bytes, done: threading.Event) -> None:
+    """Send ``first``, then ``drop`` every half second until ``done`` (or until nginx hangs up)."""
+    with _tls_connection(port, ca) as conn:
+        conn.sendall(first)
+        while not done.wait(0.5):
+            try:
+                conn.sendall(drop)
+            except OSError:
+                return
+
+
+def _closed_within(conn: ssl.SSLSocket, seconds: float) -> float | None:
+    """How long until nginx answers or closes a connection that sends nothing more; None if it never does."""
+    started = time.monotonic()
+    conn.settimeout(seconds)
+    try:
+        while conn.recv(4096):
+            pass
+    except TimeoutError:
+        return None
+    except OSError:
+        pass
+    return time.monotonic() - started
+
+
+def test_slow_clients_wait_at_nginx_while_gunicorn_answers(nginx: str, gunicorn: Gunicorn, pki: Any) -> None:
+    """Eight slow uploads and eight slow header senders against four sync workers: nginx holds them."""
+    port = gunicorn.nginx_port
+    upload = (b"POST /soap HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml; charset=utf-8\r\n"
+              b"Content-Length: 4000\r\n\r\n<")
+    header = b"POST /soap HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    done = threading.Event()
+    clients = [threading.Thread(target=_drip, args=(port, pki.ca_cert, first, drop, done), daemon=True)
+               for first, drop in [(upload, b" ")] * SLOW_CLIENTS + [(header, b"X-Slow: 1\r\n")] * SLOW_CLIENTS]
+    silent_header, silent_body = _tls_connection(port, pki.ca_cert), _tls_connection(port, pki.ca_cert)
+    silent_header.sendall(header)
+    silent_body.sendall(upload)
+    for client in clients:
+        client.start()
+    session = https_session(pki.ca_cert)
+    worst, rounds, started = 0.0, 0, time.monotonic()
+    try:
+        time.sleep(1)  # every slow client is connected and sending
+        while time.monotonic() - started < 6:
+            probe = time.monotonic()
+            assert session.get(f"{nginx}/healthz", timeout=30).status_code == 200
+            worst = max(worst, time.monotonic() - probe)
+            if rounds % 4 == 0:  # and a SOAP call goes through a worker too
+                answer = session.post(f"{nginx}/soap", data=ENVELOPE.format(101).encode(), timeout=30,
+                                      headers={"Content-Type": "text/xml; charset=utf-8"})
+                assert answer.status_code == 200
+            rounds += 1
+            time.sleep(0.2)
+        # a client that sends nothing more is dropped by nginx, not kept forever
+        for conn in (silent_header, silent_body):
+            closed = _closed_within(conn, CLIENT_TIMEOUT + 20)
+            assert closed is not None and time.monotonic() - started >= CLIENT_TIMEOUT - 1
+    finally:
+        done.set()
+        silent_header.close()
+        silent_body.close()
+        for client in clients:
+            client.join(timeout=10)
+    assert rounds >= 5 and worst < HEALTHZ_SECONDS, (rounds, worst)
 
 
 # -- systemd ---------------------------------------------------------------------------------------
