@@ -90,8 +90,10 @@ def decode_request(body: bytes, content_type: str) -> bytes:
         text = body[len(bom):].decode(codec)
     except UnicodeDecodeError as exc:
         raise UnreadableRequest("XML_SYNTAX_ERROR",
-                      f"the body is not valid {family} (byte {exc.start + len(bom)})") from None
+                                f"the body is not valid {family} (byte {exc.start + len(bom)})") from None
     declaration = _DECLARATION.match(text)
-    if declaration:
-        text = text[declaration.end():]
-    return text.encode("utf-8")
+    skip = declaration.end() if declaration else 0
+    if codec == "utf-8":  # checked, and already what is wanted: no second copy (the declaration is ASCII)
+        del text
+        return body[len(bom) + skip:]
+    return text[skip:].encode("utf-8")
