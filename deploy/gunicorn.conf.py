@@ -51,6 +51,12 @@ timeout = max(_settings.server.timeout, int(_settings.billing.read_timeout) + 10
 # journal before its worker exits.  The unit's TimeoutStopSec must exceed it.
 graceful_timeout = max(30, int(write_budget(_settings.billing, _settings.journal)) + 1)
 
+# A worker keeps what its allocator has freed (large or hostile requests leave it tens of MiB
+# above its idle size: bench/RESULTS.md, "Hostile request documents"), so it is replaced after
+# about this many requests, gracefully; the jitter keeps the workers from restarting together.
+max_requests = _settings.server.max_requests
+max_requests_jitter = _settings.server.max_requests // 10
+
 # Behind nginx, which keeps upstream connections open for a few seconds.
 keepalive = 5
 

@@ -79,6 +79,9 @@ class ServerSettings:
     workers: int = 2
     threads: int = 4
     timeout: int = 120
+    # A worker is replaced (gracefully) after about this many requests, with 10% jitter so the
+    # workers do not restart together; 0: never.  Bounds what the allocator keeps (deploy/TUNING.md).
+    max_requests: int = 10000
     max_body_bytes: int = 1 << 20
     # Seconds a request body may take to arrive in full, however it trickles in (soap/arrival.py).
     body_timeout: float = 30.0
@@ -293,6 +296,8 @@ def _check(settings: Settings) -> None:
     for name in ("connect_timeout", "read_timeout"):
         if getattr(billing, name) <= 0:
             raise ConfigurationError(f"billing.{name}: must be a positive number of seconds")
+    if server.max_requests < 0:
+        raise ConfigurationError("server.max_requests: must be 0 (never) or a positive number of requests")
     if server.body_timeout <= 0:
         raise ConfigurationError("server.body_timeout: must be a positive number of seconds")
     if server.buffer_rows < 1:

@@ -42,6 +42,8 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             "graceful_timeout": max(30, int(write_budget(self.settings.billing, self.settings.journal)) + 1),
             "worker_exit": _close_gateway,
             "preload_app": False,
+            "max_requests": server.max_requests,
+            "max_requests_jitter": server.max_requests // 10,
             "accesslog": None,  # the app logs one line per SOAP request itself
             "on_starting": lambda server: multiproc.clear_stale(),
             "child_exit": lambda server, worker: multiproc.worker_exited(worker.pid),
