@@ -107,11 +107,11 @@ def measure(url: str, worker: int, body: bytes, content_type: str, rounds: int) 
 
 
 def render(rows: list[tuple[str, int, dict[str, object]]], idle: int, after: list[int], settled: int, rounds: int,
-           when: str) -> str:
+           passes: int, when: str) -> str:
     lines = [BEGIN, "## Hostile request documents: a worker's memory",
              "",
              f"`python -m bench.hostile` ({when}): one gthread worker with {PARALLEL} threads; the corpus "
-             f"sent {PASSES} times, each document {rounds} times as {PARALLEL} parallel requests per pass. *Peak "
+             f"sent {passes} times, each document {rounds} times as {PARALLEL} parallel requests per pass. *Peak "
              f"growth* is the worker's VmHWM during a batch over its resident size before it (the worst batch of "
              f"both passes); *per request* is that / {PARALLEL}.",
              "",
@@ -142,9 +142,18 @@ def write_section(path: Path, section: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def keep_section(path: Path, text: str) -> str:
+    """``text`` with the hostile-memory section ``path`` already holds, for ``python -m bench``'s rewrite."""
+    previous = path.read_text(encoding="utf-8") if path.exists() else ""
+    if BEGIN not in previous or END not in previous:
+        return text
+    return text.rstrip("\n") + "\n\n" + previous[previous.index(BEGIN):previous.index(END) + len(END)] + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="batches of 8 per document (default 3)")
+    parser.add_argument("--passes", type=int, default=PASSES, help=f"times through the corpus (default {PASSES})")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md", help="report file (default bench/RESULTS.md)")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="soap-gateway-hostile-"))
@@ -163,14 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         idle = procs.rss_bytes(worker)
         rows: list[tuple[str, int, dict[str, object]]] = []
         after = []
-        for _ in range(PASSES):  # a second pass shows whether what stays after the first is reused or added to
+        for _ in range(args.passes):  # a second pass shows whether what stays after the first is reused or added to
             for name, body, content_type in corpus():
                 result = measure(url, worker, body, content_type, args.rounds)
                 rows.append((name, len(body), result))
                 print(f"{name}: +{int(result['growth']) / MIB:.1f} MiB for {PARALLEL}, {result['answers']}",  # type: ignore[call-overload]
                       flush=True)
             after.append(procs.rss_bytes(worker))
-        time.sleep(10)
+        time.sleep(10 if args.passes > 1 else 0)
         settled = procs.rss_bytes(worker)
         rows = [max((r for r in rows if r[0] == name), key=lambda r: int(r[2]["growth"]))  # type: ignore[call-overload]
                 for name in dict.fromkeys(r[0] for r in rows)]
@@ -178,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         for server in reversed(servers):
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    section = render(rows, idle, after, settled, args.rounds, started)
+    section = render(rows, idle, after, settled, args.rounds, args.passes, started)
     print(section)
     write_section(args.out, section)
     print(f"written: {args.out}")

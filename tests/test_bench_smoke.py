@@ -24,3 +24,15 @@ def test_bench_smoke_prints_its_table_and_writes_the_report(tmp_path: Path) -> N
     text = report.read_text(encoding="utf-8")
     assert "## Machine and run" in text and "load average" in text and "## Targets" in text
     assert "### Large replies" in text and text.count("| yes") >= 3  # complete replies, each size
+
+
+def test_hostile_bench_runs_its_corpus(tmp_path: Path) -> None:
+    report = tmp_path / "RESULTS.md"
+    report.write_text("# earlier results\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOAP_GATEWAY_")}
+    done = subprocess.run([sys.executable, "-m", "bench.hostile", "--rounds", "1", "--passes", "1", "--out",
+                           str(report)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    text = report.read_text(encoding="utf-8")
+    assert text.startswith("# earlier results") and "Worst case:" in text
+    assert "500 Client.XMLLimitExceeded" in text and "200 ok" in text and "500 Server" not in text
