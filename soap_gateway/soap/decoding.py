@@ -28,7 +28,7 @@ FORWARDED_CONTENT_TYPE = "text/xml; charset=utf-8"
 
 def _unsupported(label: str, where: str) -> UnreadableRequest:
     return UnreadableRequest("ENCODING_NOT_SUPPORTED",
-                   f"the {where} names the encoding {label[:40]!r}; send UTF-8 (or UTF-16, windows-1251)")
+                             f"the {where} names the encoding {label[:40]!r}; send UTF-8 (or UTF-16, windows-1251)")
 
 
 def _codec(label: str, where: str) -> str:
@@ -53,8 +53,8 @@ def decode_request(body: bytes, content_type: str) -> bytes:
     media, charset = media_and_charset(content_type)
     if media.startswith("multipart/"):
         raise UnreadableRequest("ATTACHMENTS_NOT_SUPPORTED",
-                      "MTOM and multipart requests are not accepted: this service publishes no attachments; "
-                      "send a plain text/xml SOAP 1.1 envelope")
+                                "MTOM and multipart requests are not accepted: this service publishes no "
+                                "attachments; send a plain text/xml SOAP 1.1 envelope")
     sources: list[tuple[str, str]] = []  # (where, codec)
     if charset:
         sources.append(("HTTP charset", _codec(charset, "HTTP charset")))
@@ -78,13 +78,13 @@ def decode_request(body: bytes, content_type: str) -> bytes:
     families = {_FAMILIES[name] for _, name in sources}
     if len(families) > 1:
         raise UnreadableRequest("ENCODING_MISMATCH",
-                      "the encodings named disagree: " + ", ".join(f"{where} {name}" for where, name in sources))
+                                "the encodings named disagree: " + ", ".join(f"{where} {name}" for where, name in sources))
     family = families.pop() if families else ("UTF-16" if layout != "ascii" else "UTF-8")
     if any(name in ("utf-16-le", "utf-16-be") and name != layout for _, name in sources):
         raise UnreadableRequest("ENCODING_MISMATCH", "the byte order named is not the body's")
     if (family == "UTF-16") != (layout != "ascii"):
         raise UnreadableRequest("ENCODING_MISMATCH",
-                      f"the body's bytes are not {family}" + ("" if sources else " (declare its encoding)"))
+                                f"the body's bytes are not {family}" + ("" if sources else " (declare its encoding)"))
     codec = layout if family == "UTF-16" else {"UTF-8": "utf-8", "windows-1251": "cp1251"}[family]
     try:
         text = body[len(bom):].decode(codec)
@@ -93,7 +93,8 @@ def decode_request(body: bytes, content_type: str) -> bytes:
                                 f"the body is not valid {family} (byte {exc.start + len(bom)})") from None
     declaration = _DECLARATION.match(text)
     skip = declaration.end() if declaration else 0
-    if codec == "utf-8":  # checked, and already what is wanted: no second copy (the declaration is ASCII)
+    if codec == "utf-8":  # checked, and already what is wanted: no second copy
+        skipped = len(text[:skip].encode("utf-8"))
         del text
-        return body[len(bom) + skip:]
+        return body[len(bom) + skipped:]
     return text[skip:].encode("utf-8")

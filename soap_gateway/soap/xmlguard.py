@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 from lxml import etree
 
-from .decoding import decode_request
 from ..errors import UnreadableRequest
+from .decoding import decode_request
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -175,10 +175,11 @@ class _Watch:
         if self.depth == 1:
             if tag == f"{{{SOAP11}}}Envelope":
                 return
-            if tag.endswith("}Envelope"):
+            if tag.rpartition("}")[2] == "Envelope":  # SOAP 1.1 §4.4: a wrong namespace is a VersionMismatch
                 raise UnreadableRequest("VERSION_MISMATCH",
-                              "this service speaks SOAP 1.1 only: use the namespace " + SOAP11
-                              + (" (a SOAP 1.2 envelope was sent)" if tag == f"{{{SOAP12}}}Envelope" else ""))
+                                        "this service speaks SOAP 1.1 only: use the namespace " + SOAP11
+                                        + (" (a SOAP 1.2 envelope was sent)" if tag == f"{{{SOAP12}}}Envelope"
+                                           else ""))
             raise _envelope("the document is not a SOAP envelope")
         if self.depth == 2:
             if tag == f"{{{SOAP11}}}Header" and not (self.header_seen or self.body_seen):
@@ -195,7 +196,7 @@ class _Watch:
             actor = attrib.get(f"{{{SOAP11}}}actor", _NEXT_ACTOR)
             if must and actor == _NEXT_ACTOR:  # this service understands no header
                 raise UnreadableRequest("MUST_UNDERSTAND",
-                              f"the header {etree.QName(tag).localname} must be understood, and it is not")
+                                        f"the header {etree.QName(tag).localname} must be understood, and it is not")
             return
         if tag == f"{{{SOAP11}}}Fault":
             raise _envelope("a Fault is not a request: the Body must hold an operation element")
@@ -209,7 +210,7 @@ def _recoverable_errors(parser: etree.XMLParser) -> None:
     errors = parser.feed_error_log.filter_from_errors()
     if errors:
         raise UnreadableRequest("XML_SYNTAX_ERROR", f"the body is not well-formed XML: "
-                      f"{errors[0].message}, line {errors[0].line}, column {errors[0].column}")
+                                f"{errors[0].message}, line {errors[0].line}, column {errors[0].column}")
 
 
 def guard_request(body: bytes, content_type: str, limits: Limits) -> bytes:
