@@ -20,7 +20,8 @@ from spyne.server.wsgi import WsgiApplication
 
 from soap_gateway.backend import codec
 from soap_gateway.catalogue import WireFormat, load_catalogue
-from soap_gateway.soap.models import TNS, OutputConverter, row_model
+from soap_gateway.operations import OutputConverter
+from soap_gateway.soap.models import TNS, row_model
 
 PROC = load_catalogue()["CLN_USR_GET"]
 RESULT = row_model(PROC, "Result")

@@ -1,4 +1,4 @@
-"""The ``soap-gateway`` command: demo, serve, wsdl, check, journal, hash-password, emulator, certs.
+"""The ``soap-gateway`` command: demo, serve, wsdl, openapi, check, journal, hash-password, emulator, certs.
 
 Only ``demo`` and ``emulator`` import the billing emulator; the gateway
 itself never does.
@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         ("demo", cmd_demo, "run the gateway in front of the embedded billing emulator"),
         ("serve", cmd_serve, "run the gateway under gunicorn"),
         ("wsdl", cmd_wsdl, "print the WSDL (for offline import into 1C or .NET)"),
+        ("openapi", cmd_openapi, "print the OpenAPI 3.1 document of the REST facade"),
         ("check", cmd_check, "check configuration, certificate, connection and login"),
         ("journal", cmd_journal, "list the audit trail of writes: did this payment go through?"),
     ):
@@ -49,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "demo":
             from .demo import add_arguments as add_demo_arguments
             add_demo_arguments(command)
-        if name == "wsdl":
+        if name in ("wsdl", "openapi"):
             command.add_argument("--out", help="write to this file instead of standard output")
         if name == "journal":
             from .journal.cli import add_arguments
@@ -60,6 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("emulator", help="run the billing emulator (see: soap-gateway emulator --help)")
     commands.add_parser("certs", help="create a CA, server and client certificates (soap-gateway certs --help)")
     return parser
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from .rest import openapi_document
+
+    document = openapi_document(Settings.load(args.config))
+    if args.out:
+        Path(args.out).write_bytes(document)
+    else:
+        sys.stdout.buffer.write(document)
+    return 0
 
 
 def cmd_wsdl(args: argparse.Namespace) -> int:

@@ -173,7 +173,7 @@ class IdempotencyConflict(GatewayError):
     fmt = "idempotency key {key!r} was already used for a different request"
     code = "IDEMPOTENCY_CONFLICT"
     title = "Ключ идемпотентности уже использован для другого запроса"
-    http_status = 409
+    http_status = 422  # the IETF httpapi Idempotency-Key draft: the same key with another payload
 
 
 class AuthenticationFailed(GatewayError):

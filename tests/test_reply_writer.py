@@ -24,9 +24,10 @@ from spyne.server.wsgi import WsgiApplication
 
 from soap_gateway.backend.codec import Row
 from soap_gateway.catalogue import load_catalogue
-from soap_gateway.soap.models import TNS, OutputConverter
+from soap_gateway.operations import OutputConverter, Reply
+from soap_gateway.soap.models import TNS
 from soap_gateway.soap.services import result_type
-from soap_gateway.soap.writer import Reply, StreamingSoap11
+from soap_gateway.soap.writer import StreamingSoap11
 
 CATALOGUE = load_catalogue()
 ZONE = ZoneInfo("Asia/Yekaterinburg")

@@ -12,7 +12,8 @@ from soap_gateway.backend.codec import Row
 from soap_gateway.catalogue import load_catalogue
 from soap_gateway.catalogue.types import Date, Integer, Ipv4, Money, Text, Timestamp
 from soap_gateway.errors import MalformedReply
-from soap_gateway.soap.models import OutputConverter, spyne_type
+from soap_gateway.operations import OutputConverter
+from soap_gateway.soap.models import spyne_type
 
 CATALOGUE = load_catalogue()
 

@@ -1,4 +1,4 @@
-"""The IDEMPOTENCY_KEY request element of idempotent operations, and the room the marker takes.
+"""The IDEMPOTENCY_KEY request element of idempotent operations (REST sends the same key as a header).
 
 The key is an optional element at the end of the request, not a SOAP
 header: 1C's WSПрокси fills an extra element like any other parameter,
@@ -8,17 +8,14 @@ either.  Appended last and optional, it leaves existing callers valid.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from spyne import Unicode
 
-from ..catalogue import Argument, Procedure
-from ..catalogue.types import Text
-from ..journal.marker import RESERVED
+from ..catalogue import Procedure
+from ..operations import KEY_MAX_LEN
 
 KEY_ELEMENT = "IDEMPOTENCY_KEY"
-KEY_MAX_LEN = 64
 KEY_DOC = (
     "Ключ идемпотентности: уникальная строка операции (например, УникальныйИдентификатор документа 1С). "
     "Повтор с тем же ключом и теми же данными не проводит операцию второй раз, а возвращает первый ответ; "
@@ -33,21 +30,8 @@ def key_field() -> Any:
     return Unicode(min_len=1, max_len=KEY_MAX_LEN, pattern=r"\S+", min_occurs=0, nillable=True, doc=KEY_DOC)
 
 
-def published_arguments(proc: Procedure) -> list[Argument]:
-    """The caller's arguments; the marker argument shortened by the marker's room."""
-    return [_shortened(a) if a.name == proc.marker else a for a in proc.params]
-
-
 def operation_note(proc: Procedure) -> str:
     if not proc.idempotent:
         return ""
     return (f"Idempotent: send {KEY_ELEMENT} and retry with the same key after a timeout or "
             "Server.OutcomeUnknown; the gateway never posts one key twice (docs/money-safety.md).")
-
-
-def _shortened(arg: Argument) -> Argument:
-    assert isinstance(arg.type, Text)
-    room = arg.type.max_len - RESERVED
-    note = (f"Шлюз дописывает к полю метку сверки (знаков: {RESERVED}), поэтому здесь не более {room} знаков.\n"
-            f"The gateway appends its reconciliation marker ({RESERVED} characters): at most {room} here.")
-    return dataclasses.replace(arg, type=Text(arg.type.billing, room), doc_en=f"{arg.doc_en}\n{note}".strip())

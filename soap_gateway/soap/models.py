@@ -2,22 +2,21 @@
 
 The contract rules of SOAP-INTEROP §7 are applied here once: xs:int/xs:long
 never xs:integer, explicit minOccurs/nillable on every element, fixed-point
-decimals, named array wrappers, output values checked and sanitised by us.
+decimals, named array wrappers; output values are checked and sanitised for every facade alike
+by ``soap_gateway.operations.OutputConverter``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import logging
-from typing import Any, Callable
+from typing import Any
 
 from spyne import Array, ComplexModel, Date, DateTime, Decimal, Integer16, Integer32, Integer64, Unicode
 from spyne.model.complex import ComplexModelMeta
 
-from ..catalogue import Argument, Column, Procedure
-from ..catalogue.types import Integer, Money, Text, ValueType
-from ..errors import MalformedReply
+from ..catalogue import Argument, Procedure
+from ..catalogue.types import Money, Text, ValueType
+from ..operations import EXTRA_FIELD, documentation
 
 TNS = "urn:soap-gateway:billing"
 log = logging.getLogger("soap_gateway.soap")
@@ -52,16 +51,6 @@ def spyne_type(value_type: ValueType, **attributes: Any) -> Any:
     raise LookupError(f"no SOAP type for value kind {kind!r}")
 
 
-def documentation(item: Argument | Column | Procedure) -> str:
-    """The vendor's Russian words first, then the English ones."""
-    text = "\n".join(t for t in (item.doc_ru, item.doc_en) if t)
-    if isinstance(item, Argument) and item.choices:
-        text += f"\nДопустимо / allowed: {', '.join(map(str, item.choices))}"
-    if isinstance(item, (Argument, Column)):
-        text += f"\n[{item.type.billing}]"
-    return text.strip()
-
-
 def argument_field(arg: Argument) -> Any:
     """Required arguments are required and not nillable; optional ones are both optional.
 
@@ -83,7 +72,6 @@ class ExtraColumn(ComplexModel):
 
 
 ExtraColumns = Array(ExtraColumn, type_name="ArrayOfExtraColumn", member_name="ExtraColumn")
-EXTRA_FIELD = "EXTRA_COLUMNS"
 
 
 class BillingSession(ComplexModel):
@@ -100,49 +88,3 @@ def row_model(proc: Procedure, suffix: str) -> type[ComplexModel]:
               for c in proc.columns]
     fields.append((EXTRA_FIELD, ExtraColumns.customize(min_occurs=0, nillable=False)))
     return ComplexModelMeta(f"{proc.name}_{suffix}", (ComplexModel,), {"__namespace__": TNS, "_type_info": fields})
-
-
-class OutputConverter:
-    """Turns decoded rows into the plain field values of a row model, enforcing what we publish."""
-
-    def __init__(self, proc: Procedure, zone: dt.tzinfo | None) -> None:
-        self.proc, self.zone = proc, zone
-        self._fix: dict[str, Callable[[Any], Any]] = {c.name: self._fixer(c) for c in proc.columns}
-
-    def __call__(self, row: Any) -> dict[str, Any]:
-        given = row.values
-        values = {name: (fix(value) if (value := given.get(name)) is not None else None)
-                  for name, fix in self._fix.items()}
-        if row.extra:
-            values[EXTRA_FIELD] = [{"NAME": k, "VALUE": v or None} for k, v in row.extra.items()]
-        return values
-
-    def _fixer(self, column: Column) -> Callable[[Any], Any]:
-        vt = column.type
-        if isinstance(vt, Text):
-            return lambda v: self._clip(column, v)
-        if isinstance(vt, Integer):
-            limit = 1 << (vt.bits - 1)
-
-            def check(v: int) -> int:
-                if not -limit <= v < limit:
-                    raise MalformedReply(detail=f"{self.proc.name}.{column.name} = {v} is out of range",
-                                         sent=True)
-                return v
-            return check
-        if isinstance(vt, Money):
-            return lambda v: decimal.Decimal(v).quantize(vt.quantum)
-        if vt.kind == "datetime":
-            return self._datetime
-        return lambda v: v
-
-    def _clip(self, column: Column, value: str) -> str:
-        limit = column.type.max_len  # type: ignore[attr-defined]
-        if len(value) > limit:
-            log.warning("%s.%s longer than %d characters; clipped", self.proc.name, column.name, limit)
-            return value[:limit]
-        return value
-
-    def _datetime(self, value: dt.datetime) -> dt.datetime:
-        value = value.replace(microsecond=0)
-        return value.replace(tzinfo=self.zone) if self.zone is not None else value

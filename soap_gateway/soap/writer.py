@@ -12,37 +12,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterator
 
 from lxml import etree
 from spyne import Array, ComplexModelBase
 from spyne.model.primitive import Decimal, Integer, Unicode
 from spyne.protocol.soap import Soap11
 
+from ..operations import Reply
+
 log = logging.getLogger("soap_gateway.soap")
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 NIL = {f"{{{XSI}}}nil": "true"}
 CHUNK = 64 * 1024  # bytes handed to the server at a time
 _FLUSH_EVERY = 64  # rows between looks at the buffer
-
-
-def _nothing(outcome: str) -> None:
-    pass
-
-
-@dataclass
-class Reply:
-    """An operation's result as plain values: one record (a mapping by field name) or records.
-
-    ``rows`` is consumed while the reply is written; ``complete`` says it is already all in memory
-    (the reply is then written before the first byte goes out, with a Content-Length); ``close``
-    releases what the rows hold open, whether or not they were consumed, told why they were not.
-    """
-
-    value: Mapping[str, Any] | None = None
-    rows: Iterable[Mapping[str, Any]] | None = None
-    complete: bool = True
-    close: Callable[[str], None] = _nothing
 
 
 @dataclass
