@@ -255,3 +255,39 @@ def test_a_cut_stream_is_logged_as_a_server_failure(in_process: str, json_lines:
     (request,) = _logged(lines, "cut-1", "soap_gateway.request")
     assert billing["outcome"] == "MalformedReply"
     assert (request["operation"], request["outcome"]) == ("CLN_FIN_OPER", "Server")
+
+
+# -- the same over REST ----------------------------------------------------------------------------
+
+def test_a_long_list_streams_over_rest_as_json_or_ndjson(served: str) -> None:
+    url = f"{served}/api/v1/CLN_FIN_OPER"
+    with requests.get(url, params={"USER_ID": 5}, stream=True, timeout=30) as response:
+        assert response.status_code == 200 and response.headers["Transfer-Encoding"] == "chunked"
+        rows = json.loads(response.content)
+    assert len(rows) == USERS * 10 and {r["USER_ID"] for r in rows} == set(range(1001, 1001 + USERS))
+    assert all(r["OP_TYPE"] == 2 and len(r["SUMMA"].split(".")[1]) == 2 for r in rows)
+    lines = requests.get(url, params={"USER_ID": 5}, headers={"Accept": "application/x-ndjson"},
+                         timeout=30).content.splitlines()
+    assert [json.loads(line) for line in lines] == rows
+    short = requests.get(url, params={"USER_ID": 1001, "DATEH": "2025-01-03T23:59:59"}, timeout=30)
+    assert int(short.headers["Content-Length"]) == len(short.content) and len(short.json()) == 3
+
+
+def test_a_failure_among_the_buffered_rows_is_a_problem(served: str, spoil: Any) -> None:
+    spoil(BUFFER_ROWS - 2)
+    response = requests.get(f"{served}/api/v1/CLN_FIN_OPER", params={"USER_ID": 5}, timeout=30)
+    assert response.status_code == 502 and response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "BILLING_MALFORMED_REPLY" and "OP_TYPE" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/x-ndjson"])
+def test_a_rest_failure_after_the_first_byte_never_looks_like_success(served: str, spoil: Any, accept: str) -> None:
+    spoil(USERS * 10 - 3)
+    with requests.get(f"{served}/api/v1/CLN_FIN_OPER", params={"USER_ID": 5}, stream=True, timeout=30,
+                      headers={"Accept": accept}) as response:
+        assert response.status_code == 200
+        received = bytearray()
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            for chunk in response.iter_content(4096):
+                received += chunk
+    assert b'"USER_ID"' in received and not received.rstrip().endswith(b"]")

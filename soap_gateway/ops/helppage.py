@@ -161,6 +161,7 @@ LABELS = {
            "required": "Обязательный", "billing_type": "Тип в биллинге", "description": "Описание",
            "yes": "да", "no": "нет", "reply": "Ответ", "reply_type": "Тип ответа", "columns": "Колонки",
            "sample": "Пример запроса", "no_params": "Без параметров.", "wsdl": "WSDL",
+           "rest": "REST (JSON): справочник и OpenAPI",
            "endpoint": "Адрес SOAP", "mode": {"read": "чтение", "write": "запись", "login": "вход"},
            "other": "English", "sample_note": "POST на адрес SOAP с заголовком Content-Type: text/xml; "
            "charset=utf-8. Необязательные элементы закомментированы."},
@@ -170,6 +171,7 @@ LABELS = {
            "required": "Required", "billing_type": "Billing type", "description": "Description",
            "yes": "yes", "no": "no", "reply": "Reply", "reply_type": "Reply type", "columns": "Columns",
            "sample": "Sample request", "no_params": "No parameters.", "wsdl": "WSDL",
+           "rest": "REST (JSON): reference and OpenAPI",
            "endpoint": "SOAP address", "mode": {"read": "read", "write": "write", "login": "login"},
            "other": "Русский", "sample_note": "POST it to the SOAP address with Content-Type: text/xml; "
            "charset=utf-8. Optional elements are commented out."},

@@ -28,7 +28,7 @@ _PAGE = """<!DOCTYPE html>
 <script src="{docs}/swagger-ui-bundle.js"></script>
 <script>
 window.ui = SwaggerUIBundle({{url: "{spec}", dom_id: "#swagger-ui", deepLinking: true,
-  defaultModelsExpandDepth: 0, docExpansion: "none", validatorUrl: null}});
+  defaultModelsExpandDepth: 0, docExpansion: "list", validatorUrl: null}});
 </script>
 </body>
 </html>
