@@ -232,7 +232,10 @@ def test_a_read_takes_no_idempotency_key(rest: Rest) -> None:
     (dict(USER_ID="12x", OP_DATE="2024-01-01T10:00:00", SUMMA="1"), "USER_ID"),
     (dict(OP_DATE="2024-01-01T10:00:00", SUMMA="1"), "USER_ID"),
     (dict(USER_ID=101, OP_DATE="2024-01-01T10:00:00", SUMMA="1", NO_SUCH=1), "NO_SUCH"),
-], ids=["too-long", "three-decimals", "february-30", "not-an-integer", "missing-required", "unknown"])
+    (dict(USER_ID=101, OP_DATE="2024-01-01T10:00:00", SUMMA="0.00"), "SUMMA"),
+    (dict(USER_ID=101, OP_DATE="0001-01-01T00:00:00", SUMMA="1"), "OP_DATE"),
+], ids=["too-long", "three-decimals", "february-30", "not-an-integer", "missing-required", "unknown", "zero-amount",
+        "empty-1c-date"])
 def test_validation_problems_reach_no_billing(rest: Rest, emulator: Any, args: dict[str, Any], field: str) -> None:
     before = emulator.stats()["requests"]
     problem = problem_of(rest.call("CLN_FIN_OPER_ADD", **args), 400, "VALIDATION_ERROR")

@@ -129,7 +129,7 @@ def _path(operation: Operation) -> dict[str, Any]:
     }}
     if proc.mode == "read":
         query = [{"name": a.name, "in": "query", "required": a.required, "description": documentation(a),
-                  "schema": _value(a.type, choices=a.choices)} for a in operation.params]
+                  "schema": _value(a.type, choices=a.choices, positive=a.positive)} for a in operation.params]
         item["get"] = {"operationId": f"{proc.name}_query", "summary": item["post"]["summary"],
                        "description": description, "tags": tags, "parameters": [*query, *headers],
                        "responses": responses}
@@ -155,8 +155,9 @@ def _headers(operation: Operation) -> list[dict[str, Any]]:
 def _request(operation: Operation) -> dict[str, Any]:
     return {"type": "object", "additionalProperties": False,
             "required": [a.name for a in operation.params if a.required],
-            "properties": {a.name: {**_value(a.type, choices=a.choices, nullable=not a.required),
-                                    "description": documentation(a)} for a in operation.params}}
+            "properties": {a.name: {**_value(a.type, choices=a.choices, nullable=not a.required,
+                                            positive=a.positive), "description": documentation(a)}
+                           for a in operation.params}}
 
 
 def _row(proc: Procedure, offset: bool) -> dict[str, Any]:
@@ -173,7 +174,7 @@ def _column(column: Column, offset: bool) -> dict[str, Any]:
 
 
 def _value(vt: ValueType, *, choices: tuple[int, ...] = (), nullable: bool = False, reply: bool = False,
-           offset: bool = False) -> dict[str, Any]:
+           offset: bool = False, positive: bool = False) -> dict[str, Any]:
     """The JSON Schema of one value: an argument's (``reply`` False) or a reply column's."""
     schema: dict[str, Any]
     if isinstance(vt, Integer):
@@ -185,8 +186,12 @@ def _value(vt: ValueType, *, choices: tuple[int, ...] = (), nullable: bool = Fal
     elif isinstance(vt, Money):
         whole = vt.precision - vt.scale
         fraction = f"\\.[0-9]{{{vt.scale}}}" if reply else f"(\\.[0-9]{{1,{vt.scale}}})?"
-        schema = {"type": "string", "format": "decimal", "pattern": f"^-?[0-9]{{1,{whole}}}{fraction}$",
-                  "examples": ["350.00"], "x-billing-type": vt.billing}
+        pattern = f"^-?[0-9]{{1,{whole}}}{fraction}$"
+        if positive:  # > 0: a nonzero digit before the point, or after it (no lookahead: generators read it)
+            small = "|".join("0" * i + f"[1-9][0-9]{{0,{vt.scale - i - 1}}}" for i in range(vt.scale))
+            pattern = f"^(0*[1-9][0-9]{{0,{whole - 1}}}{fraction}|0*\\.({small}))$"
+        schema = {"type": "string", "format": "decimal", "pattern": pattern, "examples": ["350.00"],
+                  "x-billing-type": vt.billing}
     elif isinstance(vt, Text):
         schema = {"type": "string", "maxLength": vt.max_len}
         if not reply:
