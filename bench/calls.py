@@ -1,7 +1,7 @@
 """The ways of making a call that the benchmark compares.
 
-- ``SoapClient``: one keep-alive HTTP/1.1 connection to a SOAP server (the gateway or Spyne's floor);
-  the reply is read to its last byte in 64 KiB pieces.
+- ``SoapClient``: one keep-alive HTTP/1.1 connection to a SOAP server (the gateway or Spyne's floor),
+  or to the gateway's REST facade; the reply is read to its last byte in 64 KiB pieces.
 - ``DirectClient``: what an integrator could write instead of the gateway: one pooled mTLS
   ``requests.Session`` to api.php, logged in once, and the XML decoded with lxml.
 - ``naive_call``: what public client code does: log in, then call, each ``requests.get`` on a new
@@ -50,10 +50,18 @@ class SoapClient:
         self.conn: http.client.HTTPConnection | None = None
 
     def post(self, body: bytes, path: str = "/soap") -> Reply:
+        return self.request("POST", path, body, {"Content-Type": "text/xml; charset=utf-8"})
+
+    def get(self, path: str) -> Reply:
+        """A GET, for the REST facade (``/api/v1/CLN_USR_GET?SELECT_ID=101``)."""
+        return self.request("GET", path)
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> Reply:
         if self.conn is None:
             self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
-            self.conn.request("POST", path, body, {"Content-Type": "text/xml; charset=utf-8"})
+            self.conn.request(method, path, body, headers or {})
             response = self.conn.getresponse()
             size, tail = 0, b""
             while chunk := response.read(CHUNK):

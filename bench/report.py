@@ -33,6 +33,10 @@ def targets(small: SmallRead, tput: Throughput, large: list[LargeReply], threads
     found: list[Target] = []
     cpu = _ratio(small.cpu["gateway"], small.cpu["spyne floor"])
     found.append(Target("gateway CPU per CLN_USR_GET ÷ Spyne floor CPU", cpu, "≤ 1.5×", cpu <= 1.5))
+    rest_cpu = _ratio(small.cpu["gateway REST"], small.cpu["gateway"])
+    found.append(Target("REST CPU per CLN_USR_GET ÷ SOAP's", rest_cpu, "≤ 0.5×", rest_cpu <= 0.5))
+    rest_direct = _ratio(lat["gateway REST"].p50, lat["direct call"].p50)
+    found.append(Target("REST p50 latency ÷ direct pooled call (c=1)", rest_direct, "≤ 1.5×", rest_direct <= 1.5))
     gw_direct = _ratio(lat["gateway"].p50, lat["direct call"].p50)
     found.append(Target("gateway p50 latency ÷ direct pooled call (c=1)", gw_direct, "≤ 2.5×", gw_direct <= 2.5))
     naive = _ratio(lat["naive integration"].p50, lat["gateway"].p50)
@@ -48,6 +52,9 @@ def targets(small: SmallRead, tput: Throughput, large: list[LargeReply], threads
         growth = big.peak_growth / MIB
         found.append(Target(f"worker peak RSS growth, {big.rows:,} rows", growth, "≤ 100 MiB", growth <= 100,
                             "{:.0f} MiB"))
+        rest_growth = big.rest_peak_growth / MIB
+        found.append(Target(f"REST worker peak RSS growth, {big.rows:,} rows", rest_growth, "≤ 100 MiB",
+                            rest_growth <= 100, "{:.0f} MiB"))
         linear = _ratio(big.seconds["gateway"] / big.rows, mid.seconds["gateway"] / mid.rows)
         found.append(Target(f"time per row {big.rows:,} ÷ {mid.rows:,}", linear, "≤ 1.3×", linear <= 1.3))
         floor = _ratio(big.seconds["gateway"], big.seconds["lxml floor"])
@@ -76,7 +83,8 @@ def ms(seconds: float) -> str:
 
 def details(small: SmallRead, tput: Throughput, large: list[LargeReply], labels: dict[str, str]) -> str:
     parts = ["### Small read: CLN_USR_GET, one call at a time\n", table(
-        [[name, ms(s.p50), ms(s.p99), ms(small.cpu[name]) if name in ("gateway", "spyne floor") else "-",
+        [[name, ms(s.p50), ms(s.p99), ms(small.cpu[name]) if name in ("gateway", "gateway REST", "spyne floor")
+          else "-",
           ms(small.emulator_cpu[name]), f"{small.handshakes[name]:.3f}", str(s.count), str(s.errors)]
          for name, s in small.latency.items()],
         ["way", "p50 ms", "p99 ms", "server CPU ms/call", "emulator CPU ms/call", "handshakes/call", "calls",
@@ -92,11 +100,12 @@ def details(small: SmallRead, tput: Throughput, large: list[LargeReply], labels:
                  "same cores would give each side if the billing ran elsewhere.")
     if large:
         parts += ["\n### Large replies: CLN_FIN_OPER of the bulk group\n", table(
-            [[f"{e.rows:,}", f"{e.seconds['gateway']:.2f}", f"{e.seconds['lxml floor']:.2f}",
-              f"{e.seconds['emulator alone']:.2f}", f"{e.seconds['gateway'] / e.rows * 1e6:.1f}",
-              f"{e.peak_growth / MIB:.1f}", "yes" if e.ok else "**no**"] for e in large],
-            ["rows", "gateway s (to last byte)", "lxml floor s", "emulator alone s", "gateway µs/row",
-             "worker peak RSS growth MiB", "complete"])]
+            [[f"{e.rows:,}", f"{e.seconds['gateway']:.2f}", f"{e.seconds['gateway REST']:.2f}",
+              f"{e.seconds['lxml floor']:.2f}", f"{e.seconds['emulator alone']:.2f}",
+              f"{e.seconds['gateway'] / e.rows * 1e6:.1f}", f"{e.peak_growth / MIB:.1f}",
+              f"{e.rest_peak_growth / MIB:.1f}", "yes" if e.ok else "**no**"] for e in large],
+            ["rows", "gateway s (to last byte)", "REST s", "lxml floor s", "emulator alone s", "gateway µs/row",
+             "worker peak RSS growth MiB", "REST peak RSS growth MiB", "complete"])]
         if len(large) >= 2:
             growth = [f"{b.rows // a.rows}× rows: time {b.seconds['gateway'] / a.seconds['gateway']:.1f}×, "
                       f"peak RSS growth {b.peak_growth / MIB:.1f} MiB after {a.peak_growth / MIB:.1f} MiB"

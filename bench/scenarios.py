@@ -7,12 +7,14 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from urllib.parse import urlencode
 
 from . import load, procs
 from .calls import DirectClient, SoapClient, envelope, naive_call, mtls_session
 from .stack import Server
 
 USR_GET = envelope("CLN_USR_GET", SELECT_ID=101)
+REST_USR_GET = "/api/v1/CLN_USR_GET?SELECT_ID=101"
 BULK_GROUP = 5
 
 
@@ -56,6 +58,17 @@ def soap_call(url: str, body: bytes = USR_GET, marker: bytes = b"Envelope>") -> 
     return make
 
 
+def rest_call(url: str, path: str = REST_USR_GET) -> Callable[[], Callable[[], bool]]:
+    def make() -> Callable[[], bool]:
+        client = SoapClient(url)
+
+        def call() -> bool:
+            reply = client.get(path)
+            return reply.status == 200 and reply.tail.rstrip().endswith(b"}")
+        return call
+    return make
+
+
 @dataclass
 class SmallRead:
     """CLN_USR_GET one at a time: latency of each way, CPU per call of each server, handshakes per call."""
@@ -71,6 +84,7 @@ def small_read(stack: Stack, rounds: int, calls: int) -> SmallRead:
     gateway, floor = stack.gateways["gthread"], stack.floors["gthread"]
     ways: dict[str, tuple[Server | None, Callable[[], Callable[[], bool]]]] = {
         "gateway": (gateway, soap_call(gateway.url)),
+        "gateway REST": (gateway, rest_call(gateway.url)),
         "spyne floor": (floor, soap_call(floor.url)),
         "direct call": (None, lambda: lambda: bool(direct.usr_get(101))),
         "naive integration": (None, lambda: lambda: bool(naive_call(stack.api_url, stack.pem, stack.ca, 101))),
@@ -149,6 +163,7 @@ class LargeReply:
     rows: int
     seconds: dict[str, float] = field(default_factory=dict)  # median time to last byte per way
     peak_growth: int = 0  # bytes: the largest worker peak-RSS growth over the calls
+    rest_peak_growth: int = 0  # the same for the REST facade's JSON array
     ok: bool = True
 
 
@@ -171,16 +186,18 @@ def large_replies(stack: Stack, sizes: list[tuple[int, dict[str, Any], int]]) ->
     for rows, args, reps in sizes:
         body = envelope("CLN_FIN_OPER", **args)
         wire_args = (args["USER_ID"], None, args["DATEH"].replace("T", " ") if "DATEH" in args else None)
-        times: dict[str, list[float]] = {"gateway": [], "lxml floor": [], "emulator alone": []}
+        path = "/api/v1/CLN_FIN_OPER?" + urlencode(args)
+        times: dict[str, list[float]] = {"gateway": [], "gateway REST": [], "lxml floor": [], "emulator alone": []}
         entry = LargeReply(rows)
         for number in range(reps):
             ways: list[tuple[str, Callable[[], Any]]] = [
                 ("gateway", lambda: _post_once(gateway.url, body)),
+                ("gateway REST", lambda: _get_once(gateway.url, path)),
                 ("lxml floor", lambda: direct.lxml_floor("CLN_FIN_OPER", *wire_args)),
                 ("emulator alone", lambda: direct.drain("CLN_FIN_OPER", *wire_args)),
             ]
-            for name, run in ways[number % 3:] + ways[:number % 3]:
-                workers = gateway.workers() if name == "gateway" else []
+            for name, run in ways[number % 4:] + ways[:number % 4]:
+                workers = gateway.workers() if name.startswith("gateway") else []
                 before = {}
                 for pid in workers:
                     procs.reset_peak(pid)
@@ -188,15 +205,27 @@ def large_replies(stack: Stack, sizes: list[tuple[int, dict[str, Any], int]]) ->
                 began = time.perf_counter()
                 outcome = run()
                 times[name].append(time.perf_counter() - began)
-                if name == "gateway":
-                    entry.ok &= outcome.status == 200 and outcome.tail.rstrip().endswith(b"Envelope>")
+                if name.startswith("gateway"):
+                    end = b"Envelope>" if name == "gateway" else b"]"
+                    entry.ok &= outcome.status == 200 and outcome.tail.rstrip().endswith(end)
                     growth = max(procs.peak_rss_bytes(pid) - rss for pid, rss in before.items())
-                    entry.peak_growth = max(entry.peak_growth, growth)
+                    if name == "gateway":
+                        entry.peak_growth = max(entry.peak_growth, growth)
+                    else:
+                        entry.rest_peak_growth = max(entry.rest_peak_growth, growth)
                 elif name == "lxml floor":
                     entry.ok &= outcome == rows
         entry.seconds = {name: statistics.median(values) for name, values in times.items()}
         results.append(entry)
     return results
+
+
+def _get_once(url: str, path: str) -> Any:
+    client = SoapClient(url)
+    try:
+        return client.get(path)
+    finally:
+        client.close()
 
 
 def _post_once(url: str, body: bytes) -> Any:
