@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .config import Settings
 from .core import Gateway
+from .operations import offered
 from .ops.helppage import HelpPage
 from .rest import RestFacade
 from .soap import SoapFacade
@@ -18,6 +19,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> WebApp:
     """The gateway's WSGI app; tests pass a Gateway whose client points at the emulator."""
     gateway = gateway or Gateway.from_settings(settings)
     soap = SoapFacade(settings, gateway)
-    app = WebApp(settings, gateway, [soap, RestFacade(settings, gateway)])
-    endpoints.install(app, HelpPage(gateway.catalogue, soap.wsdl, settings.server.wsdl_address))
+    catalogue = offered(gateway.catalogue)  # with the gateway's own operations
+    app = WebApp(settings, gateway, [soap, RestFacade(settings, gateway)], catalogue)
+    endpoints.install(app, HelpPage(catalogue, soap.wsdl, settings.server.wsdl_address))
     return app

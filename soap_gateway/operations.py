@@ -62,9 +62,29 @@ class OwnOperation:
     run: Callable[[Gateway, CallContext, dict[str, Any]], list[Row]]
 
 
+Declaration = Callable[[Catalogue], Iterable[OwnOperation]]
+_declared: list[Declaration] = []
+
+
+def declare(declaration: Declaration) -> Declaration:
+    """Offer a feature's own operations (a function of the catalogue) in every app built afterwards,
+    on every facade; roles select them like procedures (by name, ``mode:``, ``tag:``)."""
+    _declared.append(declaration)
+    return declaration
+
+
+def withdraw(declaration: Declaration) -> None:
+    _declared.remove(declaration)
+
+
 def own_operations(catalogue: Catalogue) -> list[OwnOperation]:
-    """The gateway's own operations offered next to the catalogue's procedures (none yet)."""
-    return []
+    """The gateway's own operations offered next to the catalogue's procedures."""
+    return [own for declaration in _declared for own in declaration(catalogue)]
+
+
+def offered(catalogue: Catalogue) -> Catalogue:
+    """The catalogue with the own operations' descriptions added: what roles are resolved against."""
+    return Catalogue({**catalogue, **{own.spec.name: own.spec for own in own_operations(catalogue)}})
 
 
 class Operation:
@@ -93,6 +113,8 @@ class Operation:
         gateway = self.gateway
         assert gateway is not None, "an operation built without a gateway only describes itself"
         if self._own is not None:
+            if call.principal is not None:
+                call.principal.authorize(self.proc)
             rows = self._own(gateway, call, args)
         elif self.streams:
             stream = gateway.stream(self.name, args, suid=suid, credentials=call.credentials,

@@ -19,6 +19,7 @@ import sys
 from http import HTTPStatus
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
+from ..catalogue import Catalogue
 from ..config import Settings
 from ..core import Gateway
 from ..errors import GatewayError, NotAuthenticated, RequestTimeout
@@ -56,13 +57,15 @@ class Facade(Protocol):
 class WebApp:
     """Routes to the facades and the operator's endpoints (``routes``: exact path -> GET handler)."""
 
-    def __init__(self, settings: Settings, gateway: Gateway, facades: Sequence[Facade]) -> None:
+    def __init__(self, settings: Settings, gateway: Gateway, facades: Sequence[Facade],
+                 catalogue: Catalogue | None = None) -> None:
+        """``catalogue``: every operation the facades offer, for the roles (default: the billing's)."""
         self.settings = settings
         self.gateway = gateway
         self.facades = sorted(facades, key=lambda f: len(f.prefix), reverse=True)
         self.fallback = facades[0]
         self.by_name = {f.name: f for f in facades}
-        self.guard = AuthGuard(settings.auth, gateway.catalogue, gateway)
+        self.guard = AuthGuard(settings.auth, catalogue or gateway.catalogue, gateway)
         self.routes: dict[str, Route] = {}
         self.readiness = Readiness()
         self._circuit_state = getattr(gateway.client, "circuit_state", None)
