@@ -95,6 +95,8 @@ class Operation:
         self.proc, self.name = proc, proc.name
         self.gateway = gateway
         self.params = published_arguments(proc)
+        # A facade may take it from a URL (REST GET): a read with no secret argument, as URLs are logged.
+        self.by_query = proc.mode == "read" and not any(a.secret for a in self.params)
         self.published = dataclasses.replace(proc, args=tuple(
             _shortened(a) if a.name == proc.marker else a for a in proc.args))
         self.convert = OutputConverter(proc, zone)

@@ -3,7 +3,7 @@
 Routes are derived from the operations (soap_gateway.operations), never
 written per operation: reads answer ``GET`` with query parameters and
 ``POST`` with a JSON object, everything else ``POST`` only (a login's
-password never travels in a URL).  Arguments are checked against what the
+password, or any secret argument, never travels in a URL).  Arguments are checked against what the
 catalogue publishes; replies are JSON (money as decimal strings, ISO 8601
 timestamps, null for absent); a list streams as a JSON array, or as NDJSON
 when the caller accepts ``application/x-ndjson``.  Errors are problem
@@ -86,8 +86,7 @@ class RestFacade:
         if operation is None:
             raise UnknownOperation(operation=name[:64])
         call.operation = operation.name
-        reads = operation.proc.mode == "read"
-        allowed = "GET, POST" if reads else "POST"
+        allowed = "GET, POST" if operation.by_query else "POST"
         if method not in allowed.split(", "):
             raise MethodNotAllowed(method=method, allowed=allowed, allow=allowed)
         raw = _query(environ) if method == "GET" else _body(environ, self.settings.server.max_body_bytes)

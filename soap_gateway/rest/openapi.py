@@ -127,7 +127,7 @@ def _path(operation: Operation) -> dict[str, Any]:
             "application/json": {"schema": {"$ref": f"#/components/schemas/{proc.name}_Request"}}}},
         "responses": responses,
     }}
-    if proc.mode == "read":
+    if operation.by_query:
         query = [{"name": a.name, "in": "query", "required": a.required, "description": documentation(a),
                   "schema": _value(a.type, choices=a.choices, positive=a.positive)} for a in operation.params]
         item["get"] = {"operationId": f"{proc.name}_query", "summary": item["post"]["summary"],
