@@ -122,8 +122,9 @@ def test_usluga_edit_add_and_delete(rest: Rest, emulator: Any) -> None:
 
 
 def test_promise_pay_is_visible_as_decimal(rest: Rest) -> None:
-    rest("WEB_USER_PROMISE_PAY", USER_ID=105, PROMISE_PAY="300.00", HOST="1c-buh")
-    user = rest("CLN_USR_GET", "GET", SELECT_ID=105)
+    # 102: one promised payment per subscriber at a time, and the SOAP suite grants 105 one
+    rest("WEB_USER_PROMISE_PAY", USER_ID=102, PROMISE_PAY="300.00", HOST="1c-buh")
+    user = rest("CLN_USR_GET", "GET", SELECT_ID=102)
     assert user["PROMISE_PAY"] == "300.00" and dt.datetime.fromisoformat(user["PROMISE_DATE_END"])
 
 
