@@ -89,7 +89,8 @@ class RestFacade:
         allowed = "GET, POST" if operation.by_query else "POST"
         if method not in allowed.split(", "):
             raise MethodNotAllowed(method=method, allowed=allowed, allow=allowed)
-        raw = _query(environ) if method == "GET" else _body(environ, self.settings.server.max_body_bytes)
+        server = self.settings.server
+        raw = _query(environ) if method == "GET" else _body(environ, server.max_body_bytes, server.body_timeout)
         args = operation.check(_whole_numbers(operation, raw))
         key = _idempotency_key(environ, operation)
         suid = _suid(environ, operation)
@@ -147,9 +148,9 @@ def _query(environ: dict[str, Any]) -> dict[str, Any]:
     return {name: values[0] for name, values in pairs.items()}
 
 
-def _body(environ: dict[str, Any], limit: int) -> dict[str, Any]:
+def _body(environ: dict[str, Any], limit: int, seconds: float) -> dict[str, Any]:
     content_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-    body = read_body(environ, limit)
+    body = read_body(environ, limit, seconds)
     if not body.strip():  # no arguments (wsgiref reports a missing Content-Type as text/plain)
         return {}
     if content_type != JSON:
