@@ -241,7 +241,13 @@ def _trickle(port: int, head: dict[str, str], pieces: Iterator[bytes], pause: fl
             if not data:
                 break
             answer += data
-        return answer, time.monotonic() - started
+        elapsed = time.monotonic() - started
+        try:
+            closed = conn.recv(1) == b""  # the rest of the body is never read: the connection must end
+        except ConnectionResetError:
+            closed = True
+        assert closed, answer[:300]
+        return answer, elapsed
 
 
 @pytest.mark.parametrize("head, pieces", [
