@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import codecs
 import re
-from email.message import Message
 
 from ..errors import UnreadableRequest
 
@@ -23,6 +22,7 @@ _BOMS = ((b"\xff\xfe\x00\x00", None), (b"\x00\x00\xfe\xff", None),  # UTF-32: re
          (b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 _DECLARATION = re.compile(r"<\?xml[ \t\r\n][^<>]*?\?>")
 _DECLARED = re.compile(r"""encoding[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')""")
+_CHARSET = re.compile(r"""(?:^|;)\s*charset\s*=\s*(?:"([^"]*)"|([^\s;"]*))""", re.IGNORECASE)
 FORWARDED_CONTENT_TYPE = "text/xml; charset=utf-8"
 
 
@@ -42,10 +42,10 @@ def _codec(label: str, where: str) -> str:
 
 
 def media_and_charset(content_type: str) -> tuple[str, str | None]:
-    header = Message()
-    header["Content-Type"] = content_type or "text/xml"
-    charset = header.get_param("charset")
-    return header.get_content_type(), (charset if isinstance(charset, str) else None)
+    """The media type (lower case) and the charset parameter of a Content-Type, quoted or not."""
+    media, _, parameters = content_type.partition(";")
+    charset = _CHARSET.search(parameters)
+    return media.strip().lower() or "text/xml", (charset[1] or charset[2]) if charset else None
 
 
 def decode_request(body: bytes, content_type: str) -> bytes:

@@ -15,6 +15,7 @@ attributes, the schema errors libxml2 can collect afterwards are bounded too.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -27,6 +28,7 @@ SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 _NEXT_ACTOR = "http://schemas.xmlsoap.org/soap/actor/next"
 _SLICE = 1 << 16
+_PER_THREAD = threading.local()
 # A start tag with more than N well-formed attributes (namespace declarations included).  libxml2
 # reads a whole start tag before it reports it, and lxml hands it over as a dict: 60,000
 # attributes cost ≈14 MiB before the guard could count them, so they are counted first, in C.
@@ -74,7 +76,10 @@ def _recording(callback: Callable[..., None]) -> Callable[..., None]:
 class _Watch:
     """The parser target: counts and checks as libxml2 reports, keeps nothing."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self) -> None:
+        self.reset(Limits())
+
+    def reset(self, limits: Limits) -> None:
         self.limits = limits
         self.depth = self.elements = self.attributes = self.pending_namespaces = 0
         self.text = 0
@@ -221,9 +226,8 @@ def guard_request(body: bytes, content_type: str, limits: Limits) -> bytes:
     if text.count(b"=") > limits.max_attributes and \
             re.search(rb"<[^\s<>/!?]+(?:%s){%d}" % (_ATTRIBUTE, limits.max_attributes + 1), text):
         raise _limit(f"an element carries more than {limits.max_attributes} attributes")
-    watch = _Watch(limits)
-    parser = etree.XMLParser(target=watch, encoding="utf-8", resolve_entities=False, load_dtd=False,
-                             no_network=True, huge_tree=False)
+    parser, watch = _parser(limits)
+    closed = False
     try:
         for start in range(0, len(text), _SLICE):
             parser.feed(text[start:start + _SLICE])
@@ -232,15 +236,35 @@ def guard_request(body: bytes, content_type: str, limits: Limits) -> bytes:
             if watch.refused is not None:
                 break
         else:
+            closed = True
             parser.close()
             _recoverable_errors(parser)
     except etree.XMLSyntaxError as exc:
+        closed = True
         if watch.refused is not None and not watch.closing:
             raise watch.refused from None
         # a DTD may fail to parse before libxml2 reports it (an entity it will not define)
         if b"<!DOCTYPE" in text or b"<!ENTITY" in text:
             raise _dtd() from None
         raise UnreadableRequest("XML_SYNTAX_ERROR", f"the body is not well-formed XML: {exc.msg}") from None
+    finally:
+        if not closed:  # a refusal stopped the feeding: end that document so the parser can be reused
+            try:
+                parser.close()
+            except etree.XMLSyntaxError:
+                pass
     if watch.refused is not None:
         raise watch.refused
     return text
+
+
+def _parser(limits: Limits) -> tuple[etree.XMLParser, _Watch]:
+    """This thread's parser and its target, reset: lxml inspects a target's methods each time a parser
+    is made, which cost more than the whole check of a usual request."""
+    made = getattr(_PER_THREAD, "parser", None)
+    if made is None:
+        watch = _Watch()
+        made = _PER_THREAD.parser = (etree.XMLParser(target=watch, encoding="utf-8", resolve_entities=False,
+                                                     load_dtd=False, no_network=True, huge_tree=False), watch)
+    made[1].reset(limits)
+    return made
