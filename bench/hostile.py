@@ -6,7 +6,8 @@ before each batch the worker's peak (VmHWM) is reset to its current size, after 
 Reported per document: the largest peak growth of a batch over the worker's resident size before it,
 that growth per request (a batch / 8), the answer, and the slowest request.  At the end: the
 worker's resident size when idle before the corpus, after it, and after a quiet pause, which says
-whether memory goes back or stays with the worker (deploy/TUNING.md).  Writes its section into
+whether memory goes back or stays with the worker (deploy/TUNING.md); then requests whose element
+names no other request used, and what the worker keeps of them.  Writes its section into
 bench/RESULTS.md (between the ``hostile-memory`` markers) unless ``--out`` names another file.
 This is a measurement, never a test: nothing here fails on a number.
 """
@@ -29,6 +30,7 @@ from .__main__ import _pki
 HERE = Path(__file__).resolve().parent
 PARALLEL = 8
 PASSES = 2
+NAME_REQUESTS = 200
 MIB = 1 << 20
 BEGIN, END = "<!-- hostile-memory -->", "<!-- /hostile-memory -->"
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -106,8 +108,20 @@ def measure(url: str, worker: int, body: bytes, content_type: str, rounds: int) 
     return {"growth": worst, "slowest": slowest, "answers": ", ".join(sorted(answers))}
 
 
+def distinct_names(url: str, worker: int, count: int) -> tuple[int, int]:
+    """``count`` requests, 8 at a time, each with 900 element names no request used before (within every
+    limit): what the worker keeps of them.  Returns (body size, resident growth)."""
+    def body(n: int) -> bytes:
+        names = "".join(f"<b:N{n}_{i}_{'x' * 200}/>" for i in range(900))
+        return envelope(f"<b:CLN_HOME_LIST>{names}</b:CLN_HOME_LIST>").encode()
+    before = procs.rss_bytes(worker)
+    with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
+        list(pool.map(lambda n: post(url, body(n), "text/xml; charset=utf-8"), range(count)))
+    return len(body(0)), procs.rss_bytes(worker) - before
+
+
 def render(rows: list[tuple[str, int, dict[str, object]]], idle: int, after: list[int], settled: int, rounds: int,
-           passes: int, when: str) -> str:
+           passes: int, when: str, names: tuple[int, int, int]) -> str:
     lines = [BEGIN, "## Hostile request documents: a worker's memory",
              "",
              f"`python -m bench.hostile` ({when}): one gthread worker with {PARALLEL} threads; the corpus "
@@ -129,6 +143,11 @@ def render(rows: list[tuple[str, int, dict[str, object]]], idle: int, after: lis
               f"Worker resident size: {idle / MIB:.1f} MiB idle before the corpus (after warm-up calls), "
               + ", ".join(f"{size / MIB:.1f} MiB after pass {n}" for n, size in enumerate(after, 1))
               + f", {settled / MIB:.1f} MiB after a quiet pause of 10 s ({(settled - idle) / MIB:+.1f} MiB).",
+              "",
+              f"Distinct names: {names[0]} requests of {names[1] / 1024:,.0f} KiB, each with 900 element names "
+              f"no other request used (within every limit; refused by the schema), left the worker "
+              f"{names[2] / MIB:+.1f} MiB larger: {names[2] / names[0] / 1024:,.0f} KiB per request, kept for the "
+              "worker's lifetime (lxml's per-thread name dictionary). `server.max_worker_memory_mib` bounds this.",
               END]
     return "\n".join(lines) + "\n"
 
@@ -181,13 +200,15 @@ def main(argv: list[str] | None = None) -> int:
             after.append(procs.rss_bytes(worker))
         time.sleep(10 if args.passes > 1 else 0)
         settled = procs.rss_bytes(worker)
+        count = NAME_REQUESTS if args.passes > 1 else PARALLEL
+        names = (count, *distinct_names(url, worker, count))
         rows = [max((r for r in rows if r[0] == name), key=lambda r: int(r[2]["growth"]))  # type: ignore[call-overload]
                 for name in dict.fromkeys(r[0] for r in rows)]
     finally:
         for server in reversed(servers):
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    section = render(rows, idle, after, settled, args.rounds, args.passes, started)
+    section = render(rows, idle, after, settled, args.rounds, args.passes, started, names)
     print(section)
     write_section(args.out, section)
     print(f"written: {args.out}")

@@ -19,6 +19,7 @@ multiproc.ensure_dir()
 
 from soap_gateway.config import Settings, check_runtime, write_budget  # noqa: E402  (after the variable is set)
 from soap_gateway.errors import ConfigurationError  # noqa: E402
+from soap_gateway.server import memory_ceiling  # noqa: E402
 
 try:
     _settings = Settings.load(os.environ.get("SOAP_GATEWAY_CONFIG") or None)
@@ -56,6 +57,9 @@ graceful_timeout = max(30, int(write_budget(_settings.billing, _settings.journal
 # about this many requests, gracefully; the jitter keeps the workers from restarting together.
 max_requests = _settings.server.max_requests
 max_requests_jitter = _settings.server.max_requests // 10
+# ... and one that has grown past server.max_worker_memory_mib is replaced too: lxml keeps every
+# element name and namespace it has parsed, so distinct names add up whatever the count.
+post_request = memory_ceiling(_settings.server.max_worker_memory_mib)
 
 # Behind nginx, which keeps upstream connections open for a few seconds.
 keepalive = 5

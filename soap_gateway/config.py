@@ -82,6 +82,9 @@ class ServerSettings:
     # A worker is replaced (gracefully) after about this many requests, with 10% jitter so the
     # workers do not restart together; 0: never.  Bounds what the allocator keeps (deploy/TUNING.md).
     max_requests: int = 10000
+    # A worker whose resident memory passes this many MiB after a request is replaced, gracefully;
+    # 0: no ceiling.  Bounds what no count can: memory a stream of distinct names leaves behind.
+    max_worker_memory_mib: int = 512
     max_body_bytes: int = 1 << 20
     # Seconds a request body may take to arrive in full, however it trickles in (soap/arrival.py).
     body_timeout: float = 30.0
@@ -296,6 +299,8 @@ def _check(settings: Settings) -> None:
     for name in ("connect_timeout", "read_timeout"):
         if getattr(billing, name) <= 0:
             raise ConfigurationError(f"billing.{name}: must be a positive number of seconds")
+    if server.max_worker_memory_mib < 0:
+        raise ConfigurationError("server.max_worker_memory_mib: must be 0 (no ceiling) or a number of MiB")
     if server.max_requests < 0:
         raise ConfigurationError("server.max_requests: must be 0 (never) or a positive number of requests")
     if server.body_timeout <= 0:

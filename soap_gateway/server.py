@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import Any, Callable
 
 from gunicorn.app.base import BaseApplication
 
@@ -44,6 +44,7 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             "preload_app": False,
             "max_requests": server.max_requests,
             "max_requests_jitter": server.max_requests // 10,
+            "post_request": memory_ceiling(server.max_worker_memory_mib),
             "accesslog": None,  # the app logs one line per SOAP request itself
             "on_starting": lambda server: multiproc.clear_stale(),
             "child_exit": lambda server, worker: multiproc.worker_exited(worker.pid),
@@ -67,6 +68,25 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
         app = create_app(settings)
         log.info("worker %d ready, WSDL at %s?wsdl", os.getpid(), settings.server.wsdl_address)
         return app
+
+
+def memory_ceiling(mib: int) -> Callable[..., None]:
+    """gunicorn's post_request hook: a worker grown past ``mib`` MiB resident finishes what it serves
+    and is replaced.  Workers keep what their allocator freed, and lxml every name it parsed
+    (deploy/TUNING.md); a count of requests alone does not bound that."""
+    limit = mib << 20
+
+    def check(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+        if limit and worker.alive and _resident_bytes() > limit:
+            log.warning("worker %d holds more than server.max_worker_memory_mib (%d MiB): replacing it",
+                        os.getpid(), mib)
+            worker.alive = False  # gunicorn's graceful exit: requests in flight finish first
+    return check
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def _close_gateway(server: Any, worker: Any) -> None:

@@ -43,7 +43,7 @@ class Limits:
     max_attributes: int = 32  # on one element, namespace declarations included
     max_attributes_total: int = 256
     max_text_chars: int = 65536  # one text run, attribute value or namespace name
-    max_name_chars: int = 256  # an element's or attribute's local name, a prefix
+    max_name_chars: int = 256  # an element's or attribute's local name, a prefix, a namespace name
 
     @classmethod
     def of(cls, server: Any) -> Limits:
@@ -109,7 +109,7 @@ class _Watch:
     @_recording
     def start_ns(self, prefix: str | None, uri: str) -> None:
         self._name(prefix or "")
-        self._value(uri)
+        self._namespace(uri)
         self.pending_namespaces += 1
 
     @_recording
@@ -173,7 +173,13 @@ class _Watch:
         namespace, _, local = name.rpartition("}")
         if len(local) > self.limits.max_name_chars:
             raise _limit(f"a name is longer than {self.limits.max_name_chars} characters")
-        self._value(namespace)
+        self._namespace(namespace)
+
+    def _namespace(self, uri: str) -> None:
+        # libxml2 keeps every name and namespace it has seen for the thread's lifetime (lxml's
+        # per-thread dictionary): names are short so that a request adds little to it.
+        if len(uri) > self.limits.max_name_chars + 1:  # + the "{" of a tag
+            raise _limit(f"a namespace name is longer than {self.limits.max_name_chars} characters")
 
     def _shape(self, tag: str, attrib: Any) -> None:
         """The envelope's outline: SOAP 1.1, headers understood, one operation in the Body."""
