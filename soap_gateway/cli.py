@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .config import Settings, check_runtime
+from .config import Settings
 from .errors import ConfigurationError
 from .ops.logs import configure_logging
 
@@ -86,13 +86,9 @@ def cmd_wsdl(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .security.settings import require_auth_decision
     from .server import run_gunicorn
 
-    settings = Settings.load(args.config)
-    require_auth_decision(settings.auth)
-    check_runtime(settings)  # refuse here, in plain words, rather than in every worker
-    return run_gunicorn(settings, args.config)
+    return run_gunicorn(args.config)
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:

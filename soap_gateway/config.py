@@ -115,7 +115,7 @@ class ServerSettings:
         if self.public_url:
             return self.public_url
         host, port = self.address
-        return f"http://{host}:{port}/soap"
+        return f"http://[{host}]:{port}/soap" if ":" in host else f"http://{host}:{port}/soap"
 
 
 @dataclass(frozen=True)

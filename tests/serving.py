@@ -11,23 +11,33 @@ import pytest
 import requests
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
         return int(probe.getsockname()[1])
 
 
+def ipv6_loopback() -> bool:
+    """Whether [::1] can be bound here (some containers have no IPv6 at all)."""
+    try:
+        free_port("::1")
+    except OSError:
+        return False
+    return True
+
+
 def wait_until_up(port: int, process: subprocess.Popen[bytes], log: Path, http_path: str = "",
-                  timeout: float = 60) -> None:
+                  timeout: float = 60, host: str = "127.0.0.1") -> None:
     """Until the port accepts connections (and, for plain HTTP, ``http_path`` answers)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            socket.create_connection((host, port), timeout=1).close()
             if http_path:
-                requests.get(f"http://127.0.0.1:{port}{http_path}", timeout=5)
+                authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                requests.get(f"http://{authority}{http_path}", timeout=5)
             return
         except (OSError, requests.RequestException):  # not listening yet, or the workers are still loading
             time.sleep(0.1)

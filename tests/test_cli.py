@@ -14,7 +14,7 @@ import pytest
 import requests
 import zeep
 
-from serving import free_port, stop, wait_until_up
+from serving import free_port, ipv6_loopback, stop, wait_until_up
 from soap_gateway.certs import create_ca
 from soap_gateway.demo import render_config
 
@@ -188,3 +188,25 @@ def test_serve_runs_gunicorn_workers_that_answer(billing_settings: Any, tmp_path
     assert process.returncode == 0, output
     assert output.count("Booting worker") == 2
     assert "servicemode" not in output
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine cannot bind [::1] (no IPv6 loopback)")
+def test_serve_listens_on_an_ipv6_address(billing_settings: Any, tmp_path: Path) -> None:
+    port = free_port("::1")
+    config = tmp_path / "gateway.toml"
+    config.write_text("[server]\nworkers = 1\nthreads = 1\n[auth]\nmode = \"none\"\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **_env(billing_settings), "SOAP_GATEWAY_LISTEN": f"[::1]:{port}"}
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
+                                   stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
+    try:
+        wait_until_up(port, process, log, "/healthz", host="::1")
+        client = zeep.Client(f"http://[::1]:{port}/soap?wsdl", settings=zeep.Settings(force_https=False))
+        # the address the WSDL publishes is one a consumer can call: zeep calls it below
+        assert client.wsdl.services["BillingService"].ports["BillingGateway"].binding_options["address"] == \
+            f"http://[::1]:{port}/soap"
+        assert client.service.CLN_USR_GET(SELECT_ID=101).NAME == "Иванов Иван Иванович"
+    finally:
+        stop(process)
+    assert process.returncode == 0, log.read_text(errors="replace")
