@@ -214,6 +214,8 @@ class BillingUnavailable(GatewayError):
     code = "BILLING_UNAVAILABLE"
     title = "Биллинг недоступен"
     http_status = 503
+    # What the HTTP library reported (URLs and query strings cut), for the log, never the fault.
+    cause: str = ""
 
     def __init__(self, message: str | None = None, *, sent: bool = False, **context: Any) -> None:
         super().__init__(message, sent=sent, **context)

@@ -7,6 +7,7 @@ suite's shared emulator; writes (money) go to a private one, so other test files
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import time
@@ -112,6 +113,19 @@ def test_ca_bundle_variables_cannot_widen_the_configured_trust(
     client = make_client(ca=str(other_ca.ca_cert), read_retries=0)
     with pytest.raises(TLSFailure, match="billing.ca"):
         user_name(client)
+
+
+def test_a_translated_failure_keeps_and_logs_its_cause_without_the_password(
+        make_client: Any, other_ca: certs.DemoPKI, caplog: pytest.LogCaptureFixture) -> None:
+    # one-step login: the password travels in the query string of every call
+    client = make_client(ca=str(other_ca.ca_cert), read_retries=0, login_mode="one-step")
+    with caplog.at_level(logging.WARNING, logger="soap_gateway.billing"), pytest.raises(TLSFailure) as caught:
+        user_name(client)
+    cause = caught.value.cause
+    assert "CERTIFICATE_VERIFY_FAILED" in cause and "SSLError" in cause
+    assert "CERTIFICATE_VERIFY_FAILED" not in str(caught.value)  # the fault keeps the plain hint
+    assert any(cause in record.getMessage() for record in caplog.records)
+    assert client.service_account.password not in caplog.text and "CLN_USR_GET" not in cause
 
 
 def test_wrong_pin_is_refused(make_client: Any, emulator: Emulator) -> None:

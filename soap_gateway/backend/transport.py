@@ -26,6 +26,7 @@ from ..errors import BillingTimeout, BillingUnavailable, MalformedReply, TLSFail
 
 log = logging.getLogger("soap_gateway.billing")
 _URL_IN_MESSAGE = re.compile(r"url: \S+")
+_QUERY = re.compile(r"\?\S*")  # a URL quoted some other way still loses its query string
 
 
 class _NoQueryStrings(logging.Filter):
@@ -135,8 +136,20 @@ class Transport:
 
 
 def translate(exc: BaseException) -> BillingUnavailable:
-    """Map a requests/urllib3 exception to ours; the cause is logged, not shown."""
+    """Map a requests/urllib3 exception to ours; the cause is kept on it (``cause``) and logged, not shown.
+
+    The cause is kept as text with URLs and query strings cut, not chained: a
+    traceback of the requests exception would quote the URL with the SUID or
+    a one-step password.
+    """
     text = _reason(exc)
+    error = _classify(exc, text)
+    error.cause = text
+    log.warning("billing call failed (%s): %s", type(error).__name__, text)
+    return error
+
+
+def _classify(exc: BaseException, text: str) -> BillingUnavailable:
     if isinstance(exc, requests.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text or (
             "Fingerprints did not match" in text):
         return TLSFailure(detail=_tls_hint(text), sent=False)
@@ -172,7 +185,8 @@ def _reason(exc: BaseException) -> str:
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         # requests quotes the URL: caller arguments (and the SUID or password) must not steer the matching
-        parts.append(_URL_IN_MESSAGE.sub("url: <redacted>", f"{type(exc).__name__}: {exc}"))
+        text = _URL_IN_MESSAGE.sub("url: <redacted>", f"{type(exc).__name__}: {exc}")
+        parts.append(_QUERY.sub("?<redacted>", text))
         # urllib3's .reason is an exception; ssl.SSLError's is a str such as 'CERTIFICATE_VERIFY_FAILED'
         reason = getattr(exc, "reason", None)
         if not isinstance(reason, BaseException):
