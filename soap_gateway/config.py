@@ -118,18 +118,33 @@ class ServerSettings:
         return f"http://[{host}]:{port}/soap" if ":" in host else f"http://{host}:{port}/soap"
 
 
+def default_journal_path() -> str:
+    """The journal's file unless journal.path says otherwise; never relative to the working directory.
+
+    systemd's StateDirectory= sets STATE_DIRECTORY (/var/lib/soap-gateway under
+    deploy/soap-gateway.service); run by hand, the user's state directory
+    ($XDG_STATE_HOME, else ~/.local/state) holds it.
+    """
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if not state:
+        base = os.environ.get("XDG_STATE_HOME", "")
+        state = str(Path(base if os.path.isabs(base) else Path.home() / ".local" / "state") / "soap-gateway")
+    return str(Path(state) / "journal.sqlite3")
+
+
 @dataclass(frozen=True)
 class JournalSettings:
     """The durable journal of writes and the audit trail (docs/money-safety.md).
 
     ``url`` (postgresql://...) is for several instances sharing one journal;
-    otherwise the SQLite file at ``path`` (relative: to the working directory)
-    is shared by the workers of one machine.  ``lease_seconds`` /
-    ``wait_seconds`` (0 = derived from the billing timeouts): how long one
-    request may hold a key, and how long a duplicate waits for it.
+    otherwise the SQLite file at ``path`` (by default in the state directory:
+    ``default_journal_path``) is shared by the workers of one machine.
+    ``lease_seconds`` / ``wait_seconds`` (0 = derived from the billing
+    timeouts): how long one request may hold a key, and how long a duplicate
+    waits for it.
     """
 
-    path: str = "journal.sqlite3"
+    path: str = field(default_factory=default_journal_path)
     url: str = field(default="", repr=False)
     lease_seconds: float = 0.0
     wait_seconds: float = 0.0
@@ -363,6 +378,8 @@ def check_runtime(settings: Settings) -> None:
     journal = settings.journal
     if not journal.url:
         directory = Path(journal.path).expanduser().absolute().parent
+        if journal.path == default_journal_path() and not directory.exists():
+            directory.mkdir(parents=True, mode=0o700)  # the user's own state directory, made on first use
         if not directory.is_dir() or not os.access(directory, os.W_OK):
             raise ConfigurationError(f"journal.path: {directory} is not a directory the gateway can write to; "
                                      "create it (e.g. /var/lib/soap-gateway, owned by the gateway's user)")

@@ -33,6 +33,18 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 @pytest.fixture(scope="session", autouse=True)
+def state_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A gateway started without journal.path keeps its journal here, not in the tester's home."""
+    saved = {name: os.environ.pop(name, None) for name in ("STATE_DIRECTORY", "XDG_STATE_HOME")}
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    yield
+    for name, value in saved.items():
+        os.environ.pop(name, None)
+        if value is not None:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session", autouse=True)
 def hostile_ca_bundle() -> Iterator[None]:
     """requests would silently use this bundle; the gateway must not."""
     previous = os.environ.get("REQUESTS_CA_BUNDLE")

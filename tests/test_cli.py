@@ -187,6 +187,7 @@ def test_serve_runs_gunicorn_workers_that_answer(billing_settings: Any, tmp_path
     output = log.read_text(errors="replace")
     assert process.returncode == 0, output
     assert output.count("Booting worker") == 2
+    assert not list(tmp_path.glob("journal*"))  # the journal is in the state directory, not the working one
     assert "servicemode" not in output
 
 

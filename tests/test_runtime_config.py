@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,32 @@ def test_runtime_messages_never_quote_a_password(good: Settings, tmp_path: Path)
     secret = "Pfx-Secret-77"
     message = runtime_error(with_billing(good, cert=str(tmp_path / "x.pfx"), cert_password=secret))
     assert secret not in message
+
+
+def test_the_default_journal_does_not_depend_on_the_working_directory(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert Settings.load(None, {}).journal.path == str(tmp_path / "state" / "soap-gateway" / "journal.sqlite3")
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert Settings.load(None, {}).journal.path == str(tmp_path / "home/.local/state/soap-gateway/journal.sqlite3")
+
+
+def test_the_units_state_directory_holds_the_default_journal(monkeypatch: pytest.MonkeyPatch) -> None:
+    unit = (DEPLOY / "soap-gateway.service").read_text(encoding="utf-8")
+    name = re.search(r"^StateDirectory=(\S+)$", unit, re.M)[1]  # type: ignore[index]
+    monkeypatch.setenv("STATE_DIRECTORY", f"/var/lib/{name}")  # what systemd sets for StateDirectory=
+    example = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    assert JournalSettings().path == example["journal"]["path"] == f"/var/lib/{name}/journal.sqlite3"
+
+
+def test_the_default_state_directory_is_made_on_first_use(
+        good: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "fresh"))
+    check_runtime(good.replace(journal=JournalSettings()))
+    assert (tmp_path / "fresh" / "soap-gateway").is_dir()
 
 
 def test_offline_commands_do_not_need_the_files() -> None:
