@@ -191,10 +191,10 @@ def large_replies(stack: Stack, sizes: list[tuple[int, dict[str, Any], int]]) ->
         entry = LargeReply(rows)
         for number in range(reps):
             ways: list[tuple[str, Callable[[], Any]]] = [
-                ("gateway", lambda: _post_once(gateway.url, body)),
-                ("gateway REST", lambda: _get_once(gateway.url, path)),
-                ("lxml floor", lambda: direct.lxml_floor("CLN_FIN_OPER", *wire_args)),
-                ("emulator alone", lambda: direct.drain("CLN_FIN_OPER", *wire_args)),
+                ("gateway", lambda body=body: _post_once(gateway.url, body)),
+                ("gateway REST", lambda path=path: _get_once(gateway.url, path)),
+                ("lxml floor", lambda wire_args=wire_args: direct.lxml_floor("CLN_FIN_OPER", *wire_args)),
+                ("emulator alone", lambda wire_args=wire_args: direct.drain("CLN_FIN_OPER", *wire_args)),
             ]
             for name, run in ways[number % 4:] + ways[:number % 4]:
                 workers = gateway.workers() if name.startswith("gateway") else []

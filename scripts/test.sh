@@ -25,5 +25,6 @@ if [ ! -x .venv/bin/python ] && ! python3.11 -m venv .venv; then
   exit 1
 fi
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -e '.[test]'
+.venv/bin/pip install -q -e '.[test,lint]'
+bash scripts/lint.sh
 exec .venv/bin/python -m pytest "$@"

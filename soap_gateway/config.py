@@ -181,7 +181,7 @@ class Settings:
         for variable, (section, key) in ENVIRONMENT.items():
             if variable in env:
                 data.setdefault(section, {})[key] = env[variable]
-        settings = _build(cls, data, "")
+        settings: Settings = _build(cls, data, "")
         _check(settings)
         check_auth(settings.auth)
         return settings
@@ -250,7 +250,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
 
 def _coerce(hint: Any, value: Any, key: str) -> Any:
     """Check (and for environment strings, convert) one value against its field type."""
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, key + ".")
     origin = typing.get_origin(hint)
     if origin is Literal:

@@ -22,7 +22,9 @@ class BackgroundServer:
     """Serves a WSGI app on host:port (0 = any free port) in a daemon thread."""
 
     def __init__(self, app: Callable[..., Any] | None, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.httpd = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+        # No app yet (None) is fine: wsgiref only calls it per request, and set_app comes first.
+        self.httpd = make_server(host, port, app,  # type: ignore[arg-type]
+                                 server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
         self.host, self.port = host, self.httpd.server_port
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="wsgi", daemon=True)
 

@@ -37,7 +37,10 @@ from typing import Any
 
 
 class GatewayError(Exception):
-    """Base of every error the gateway raises on purpose."""
+    """Base of every error the gateway raises on purpose.
+
+    Keyword context becomes attributes; a subclass declares the ones callers read, so they are typed.
+    """
 
     fmt = "gateway error"
     code = "INTERNAL_ERROR"
@@ -70,6 +73,8 @@ class InvalidArgument(GatewayError):
     code = "VALIDATION_ERROR"
     title = "Неверные аргументы"
     http_status = 400
+    procedure: str
+    problems: list[tuple[str, str]]
 
     def __init__(self, procedure: str, problems: list[tuple[str, str]]) -> None:
         text = "; ".join(f"{field}: {why}" for field, why in problems)
@@ -183,6 +188,7 @@ class AuthenticationFailed(GatewayError):
     code = "AUTHENTICATION_FAILED"
     title = "Биллинг отклонил логин"
     http_status = 403
+    billing_message: str
 
 
 class BillingError(GatewayError):
@@ -192,6 +198,8 @@ class BillingError(GatewayError):
     code = "BILLING_ERROR"
     title = "Биллинг вернул ошибку"
     http_status = 502
+    procedure: str
+    billing_message: str
 
 
 class SessionExpired(BillingError):
@@ -214,6 +222,7 @@ class BillingUnavailable(GatewayError):
     code = "BILLING_UNAVAILABLE"
     title = "Биллинг недоступен"
     http_status = 503
+    sent: bool  # may the request have reached the billing?
     # What the HTTP library reported (URLs and query strings cut), for the log, never the fault.
     cause: str = ""
 

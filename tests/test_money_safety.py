@@ -225,7 +225,7 @@ def test_no_journal_no_write(gateway_settings: Any, emulator: Any, tmp_path: Any
         assert journal_check(broken)[0] == "failed"
         sent = calls(emulator, "CLN_FIN_OPER_ADD")
         for key in (new_key(), None):
-            fault = fault_of(lambda: pay(broken, key, amount="1.00"))
+            fault = fault_of(lambda key=key: pay(broken, key, amount="1.00"))
             assert fault.code.endswith("Server.JournalUnavailable") and detail_code(fault) == "JOURNAL_UNAVAILABLE"
         assert calls(emulator, "CLN_FIN_OPER_ADD") == sent
 

@@ -20,6 +20,7 @@ import requests
 import zeep
 from prometheus_client.parser import text_string_to_metric_families
 
+from soap_gateway.errors import AuthenticationFailed
 from soap_gateway.ops.logs import configure_logging
 
 ENVELOPE = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
@@ -95,7 +96,7 @@ def test_logins_and_relogins(gateway_server: Any, zeep_client: Any, emulator: An
     before = scrape(gateway_server.url)
     emulator.expire_sessions()
     zeep_client.service.CLN_USR_GET(SELECT_ID=101)  # expired SUID: log in again, repeat the read
-    with pytest.raises(Exception):
+    with pytest.raises(AuthenticationFailed):
         make_client(password="not-the-password").call("CLN_USR_GET", {"SELECT_ID": 101})
     after = scrape(gateway_server.url)
     assert value(after, "soap_gateway_billing_relogins_total") - value(before, "soap_gateway_billing_relogins_total") == 1

@@ -88,7 +88,7 @@ roles = ["admin"]
     with secured_gateway(settings, auth) as server:
         service = soap_client(server, *GATEWAY_USER, plugins=[recorder])
         for user_id in (101, 104, 999999):
-            attempt(lambda: service.CLN_USR_GET(SELECT_ID=user_id))
+            attempt(lambda user_id=user_id: service.CLN_USR_GET(SELECT_ID=user_id))
         added = attempt(lambda: service.CLN_SWITCH_EDIT(P_OP=1, NAME="sw-leak", IP="10.9.9.9", HOME_ID=1,
                                                         PORTS_CNT=8, **SWITCH_PASSWORDS))
         attempt(lambda: service.CLN_SWITCH_LIST())

@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import re
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Protocol, Sequence
 from urllib.parse import quote, urlencode
 
 from lxml import etree
@@ -118,6 +118,12 @@ def build_query(
     return urlencode(pairs, quote_via=quote, safe="", encoding=encoding)
 
 
+class Readable(Protocol):
+    """What a reply is decoded from: a file, a BytesIO, the transport's guarded stream."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 def sniff_encoding(head: bytes, http_charset: str | None) -> str | None:
     """The encoding to force on the parser, or None when the XML declaration names one."""
     if _DECLARED_ENCODING.match(head):
@@ -129,14 +135,14 @@ def sniff_encoding(head: bytes, http_charset: str | None) -> str | None:
 
 def decode_rows(
     proc: Procedure,
-    source: bytes | IO[bytes],
+    source: bytes | Readable,
     *,
     http_charset: str | None,
     fmt: WireFormat,
     expired_patterns: Sequence[re.Pattern[str]] = (),
 ) -> Iterator[Row]:
     """Yield the typed rows of a reply as they are parsed; raise on an error reply."""
-    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    stream: Readable = io.BytesIO(source) if isinstance(source, bytes) else source
     head = _read_head(stream, 256)
     if not head.strip():
         return  # an empty body: a write that answered nothing
@@ -191,7 +197,7 @@ def decode_rows(
         raise MalformedReply(detail=f"unknown encoding ({exc})", sent=True) from None
 
 
-def decode_reply(proc: Procedure, source: bytes | IO[bytes], **kwargs: Any) -> list[Row]:
+def decode_reply(proc: Procedure, source: bytes | Readable, **kwargs: Any) -> list[Row]:
     return list(decode_rows(proc, source, **kwargs))
 
 
@@ -237,7 +243,7 @@ def _local(tag: Any) -> str:
     return name
 
 
-def _read_head(stream: IO[bytes], size: int) -> bytes:
+def _read_head(stream: Readable, size: int) -> bytes:
     """The first ``size`` bytes (fewer only at the end): a stream may return short reads."""
     head = b""
     while len(head) < size:
@@ -259,13 +265,13 @@ def _free(element: etree._Element) -> None:
 class _Prefixed(io.RawIOBase):
     """A stream with bytes already read from it put back in front, ``drop`` bytes removed."""
 
-    def __init__(self, head: bytes, rest: IO[bytes], drop: bytes = b"") -> None:
+    def __init__(self, head: bytes, rest: Readable, drop: bytes = b"") -> None:
         self._head, self._rest, self._drop = head, rest, drop
 
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: int = -1) -> bytes:
         while True:
             if self._head:
                 chunk, self._head = (self._head, b"") if size < 0 or size >= len(self._head) else (

@@ -15,7 +15,7 @@ import logging
 import re
 import ssl
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 import requests
 import urllib3
@@ -23,6 +23,7 @@ from requests.adapters import HTTPAdapter
 
 from ..config import BillingSettings
 from ..errors import BillingTimeout, BillingUnavailable, MalformedReply, TLSFailure
+from .codec import Readable
 
 log = logging.getLogger("soap_gateway.billing")
 _URL_IN_MESSAGE = re.compile(r"url: \S+")
@@ -88,7 +89,7 @@ class BillingResponse:
 
     status: int
     charset: str | None
-    body: IO[bytes]
+    body: Readable
     _response: requests.Response
 
     def close(self) -> None:
@@ -220,7 +221,7 @@ class _Guarded:
 
     def read(self, size: int = -1) -> bytes:
         try:
-            chunk = self._raw.read(None if size < 0 else size, decode_content=True)
+            chunk: bytes = self._raw.read(None if size < 0 else size, decode_content=True)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise translate(exc) from None
         self._left -= len(chunk)

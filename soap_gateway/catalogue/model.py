@@ -66,7 +66,7 @@ class Procedure:
     idempotent: bool = False
     marker: str = ""
     reconcile: str = ""
-    _columns_by_name: Mapping[str, Column] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    _columns_by_name: Mapping[str, Column] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_columns_by_name", {c.name.lower(): c for c in self.columns})

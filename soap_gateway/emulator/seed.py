@@ -38,7 +38,7 @@ _USER_DEFAULTS: dict[str, Any] = dict(
 _TARIFFS = {1: ("Домашний 100", 60000), 2: ("Домашний 300", 82075), 3: ("Бизнес 500", 500000),
             4: ("Бизнес 100", 250000)}
 
-GROUPS = [
+GROUPS: list[dict[str, Any]] = [
     dict(USER_ID=1, PARENT_ID=None, NAME="Все абоненты", LOGIN="grp_all"),
     dict(USER_ID=2, PARENT_ID=1, NAME="Физические лица", LOGIN="grp_fiz"),
     dict(USER_ID=3, PARENT_ID=1, NAME="Юридические лица", LOGIN="grp_jur", FINANCE_USER=1),
@@ -47,7 +47,7 @@ GROUPS = [
 ]
 
 _IPS = ("IP", "ROUTER_IP", "NAS_IP")
-SUBSCRIBERS = [
+SUBSCRIBERS: list[dict[str, Any]] = [
     dict(USER_ID=101, PARENT_ID=2, NAME="Иванов Иван Иванович", LOGIN="ivanov", EMAIL="ivanov@example.ru",
          CONTRACT_NUMBER="Д-2024/001", TARIF_ID=1, HOME_ID=1, SWITCH_ID=1, A_HOME_NUMBER=15,
          IP="10.0.1.15", ROUTER_IP="10.10.1.2", ROUTER_VLAN=101, ROUTER_PORT=5, NAS_IP="10.255.0.1",

@@ -83,7 +83,7 @@ class BillingServer(ThreadingHTTPServer):
             self._live.add(tls)
         try:
             tls.settimeout(self.keepalive_timeout)
-            self.RequestHandlerClass(tls, client_address, self)
+            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]  # typeshed's Self
         except (OSError, ValueError):  # the peer vanished mid-request; nothing to report
             pass
         finally:
@@ -133,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _peer_cn(self) -> str | None:
         cert = self.connection.getpeercert() or {}
         for rdn in cert.get("subject", ()):
-            for key, value in rdn:
+            for key, value in rdn:  # type: ignore[str-unpack]  # typeshed's _PeerCertRetDictType is too loose
                 if key == "commonName":
                     return str(value)
         return None

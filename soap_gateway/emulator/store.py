@@ -82,7 +82,7 @@ class Store:
 
     def is_empty(self) -> bool:
         with self.lock:
-            return self.conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
+            return bool(self.conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0)
 
     def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         """Rows as dicts keyed by column name (a test helper; values exactly as stored)."""

@@ -81,6 +81,7 @@ class _Schema:
         base = qname
         if qname.namespace == self.tns and qname.localname in self.simple:
             restriction = self.simple[qname.localname].find(f"{{{XS}}}restriction")
+            assert restriction is not None, qname  # the WSDL is ours: every simple type is a restriction
             base = etree.QName(_resolve(restriction, restriction.get("base", "")))
             for facet in _FACETS:
                 found = restriction.find(f"{{{XS}}}{facet}")

@@ -80,6 +80,6 @@ def exposition() -> tuple[str, bytes]:
     """Content type and body for /metrics: every worker's samples when in multiprocess mode."""
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
         return CONTENT_TYPE_LATEST, generate_latest(registry)
     return CONTENT_TYPE_LATEST, generate_latest(REGISTRY)

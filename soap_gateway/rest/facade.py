@@ -57,7 +57,7 @@ class RestFacade:
         self.reference = reference.Pages(OPENAPI_PATH)
 
     def describes(self, environ: dict[str, Any]) -> bool:
-        path = environ.get("PATH_INFO", "")
+        path = str(environ.get("PATH_INFO", ""))
         return environ.get("REQUEST_METHOD", "GET") == "GET" and (
             path == OPENAPI_PATH or path.startswith(reference.PATH))
 
@@ -188,7 +188,7 @@ def _idempotency_key(environ: dict[str, Any], operation: Operation) -> str | Non
 
 
 def _suid(environ: dict[str, Any], operation: Operation) -> str | None:
-    header = environ.get(SUID_HEADER)
+    header: str | None = environ.get(SUID_HEADER)
     if header is None or not operation.proc.session:
         return None
     if not re.fullmatch(r"-?\d{1,19}", header.strip()):

@@ -156,7 +156,8 @@ def render_wsdl(spyne_wsgi: WsgiApplication, address: str) -> bytes:
     root = etree.fromstring(spyne_wsgi.doc.wsdl11.get_interface_document())
     for operation in root.iter("{http://schemas.xmlsoap.org/wsdl/}operation"):
         # Spyne names a part that does not exist here once parts are 'parameters'.
-        operation.attrib.pop("parameterOrder", None)
+        if "parameterOrder" in operation.attrib:
+            del operation.attrib["parameterOrder"]
     for schema in root.iter(f"{{{XS}}}schema"):
         # Spyne emits top-level types in hash order; sorted, the file diffs cleanly.
         schema[:] = sorted(schema, key=lambda e: (_SCHEMA_ORDER.get(e.tag, 9), e.get("name", "")))

@@ -87,4 +87,6 @@ def row_model(proc: Procedure, suffix: str) -> type[ComplexModel]:
     fields = [(c.name, spyne_type(c.type, min_occurs=1, nillable=True, doc=documentation(c)))
               for c in proc.columns]
     fields.append((EXTRA_FIELD, ExtraColumns.customize(min_occurs=0, nillable=False)))
-    return ComplexModelMeta(f"{proc.name}_{suffix}", (ComplexModel,), {"__namespace__": TNS, "_type_info": fields})
+    model: type[ComplexModel] = ComplexModelMeta(f"{proc.name}_{suffix}", (ComplexModel,),
+                                                 {"__namespace__": TNS, "_type_info": fields})
+    return model

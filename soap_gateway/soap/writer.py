@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Generator
 
 from lxml import etree
 from spyne import Array, ComplexModelBase
@@ -51,7 +51,7 @@ class ReplyWriter:
         self.tag = f"{{{out_message.get_namespace()}}}{out_message.get_type_name()}"
         (self.result,) = self._members(out_message)
 
-    def chunks(self, reply: Reply) -> Iterator[bytes]:
+    def chunks(self, reply: Reply) -> Generator[bytes, None, None]:
         """The reply's bytes in pieces of about CHUNK; ``reply.close`` runs however it ends."""
         sink = _Sink()
         written = sent = 0
@@ -64,7 +64,7 @@ class ReplyWriter:
                     if result.array_member is None:
                         self._write(xf, result, reply.value)
                     else:
-                        (item,) = result.members or ()
+                        (item,) = result.members or []
                         with xf.element(result.tag):
                             for values in reply.rows or ():
                                 self._element(xf, item, values)
@@ -167,7 +167,8 @@ class StreamingSoap11(Soap11):
     def create_out_string(self, ctx: Any, charset: Any = None) -> None:
         reply = _reply(ctx) if ctx.out_error is None else None
         if reply is None:
-            return super().create_out_string(ctx, charset)
+            super().create_out_string(ctx, charset)
+            return None
         chunks = self.writer(ctx.descriptor.out_message).chunks(reply)
         if reply.complete:
             ctx.out_string = [b"".join(chunks)]  # small: Spyne sets Content-Length

@@ -105,10 +105,10 @@ class AuthGuard:
 
     def client_address(self, environ: dict[str, Any]) -> str:
         """REMOTE_ADDR, or behind trusted proxies the nearest address they did not add themselves."""
-        peer = environ.get("REMOTE_ADDR", "")
+        peer = str(environ.get("REMOTE_ADDR", ""))
         if not (self.trusted and _within(peer, self.trusted)):
             return peer
-        hops = [h.strip() for h in environ.get(self._forwarded_key, "").split(",") if h.strip()]
+        hops = [h.strip() for h in str(environ.get(self._forwarded_key, "")).split(",") if h.strip()]
         for hop in reversed(hops):
             if not _within(hop, self.trusted):
                 return hop
