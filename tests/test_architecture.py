@@ -107,3 +107,49 @@ def test_the_call_context_is_read_typed() -> None:
     """ctx.udc is a web.CallContext: nobody guesses at it with getattr."""
     offenders = [str(p.relative_to(PACKAGE)) for p in SOURCES if "getattr(ctx.udc" in p.read_text(encoding="utf-8")]
     assert offenders == []
+
+
+# The layer order of docs/architecture.md, lowest first: a package (or top-level module) imports only
+# from layers below its own, so no two packages import each other.  A new package takes its place here.
+LAYERS: list[set[str]] = [
+    {"errors", "emulator"},
+    {"catalogue"},
+    {"ops"},
+    {"security"},
+    {"config"},
+    {"backend"},
+    {"journal"},
+    {"core", "execute"},
+    {"web"},
+    {"soap", "rest"},
+    {"application"},
+    {"bootstrap", "check", "certs", "devserver"},
+    {"server", "wsgi", "demo"},
+    {"cli"},
+    {"__main__"},
+]
+RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
+
+
+def unit_of(module: str) -> str | None:
+    """The package or top-level module of ours a module name falls in (None: not ours, or the package root)."""
+    parts = module.split(".")
+    if parts[0] != "soap_gateway" or len(parts) < 2 or parts[1] == "__init__":
+        return None
+    name = parts[1]
+    return name if (PACKAGE / name).is_dir() or (PACKAGE / f"{name}.py").is_file() else None
+
+
+UNITS = sorted({unit_of(".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts)) or "" for p in SOURCES} - {""})
+
+
+def test_every_package_has_a_layer() -> None:
+    assert sorted(set(UNITS) - set(RANK)) == []
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_a_package_imports_only_from_layers_below(unit: str) -> None:
+    files = [p for p in SOURCES if unit_of(".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts)) == unit]
+    upward = sorted({f"{p.relative_to(PACKAGE)} imports {name}" for p in files for name in imports_of(p)
+                     if (other := unit_of(name)) not in (None, unit) and RANK[other] >= RANK[unit]})
+    assert upward == []

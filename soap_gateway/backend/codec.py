@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Protocol, Sequence
 from urllib.parse import quote, urlencode
 
 from lxml import etree
 
 from ..catalogue import Procedure, WireFormat
+from ..catalogue import Row as Row  # what the codec decodes into; defined with the catalogue it follows
 from ..errors import BillingError, InvalidArgument, MalformedReply, SessionExpired
 
 NULL = "null"
@@ -26,20 +26,6 @@ FALLBACK_ENCODING = "windows-1251"
 ERROR_TAGS = frozenset({"error", "exception", "err", "errmsg", "error_message"})
 _XML_ILLEGAL_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))
 _DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
-
-
-@dataclass
-class Row:
-    """One reply row: catalogue columns typed (None when absent), the rest as text."""
-
-    values: dict[str, Any]
-    extra: dict[str, str] = field(default_factory=dict)
-
-    def __getitem__(self, column: str) -> Any:
-        return self.values[column]
-
-    def get(self, column: str, default: Any = None) -> Any:
-        return self.values.get(column, default)
 
 
 def validate_args(proc: Procedure, args: Mapping[str, Any]) -> dict[str, Any]:

@@ -99,3 +99,17 @@ class Catalogue(Mapping[str, Procedure]):
 
     def __len__(self) -> int:
         return len(self._procedures)
+
+
+@dataclass
+class Row:
+    """One reply row: catalogue columns typed (None when absent), the rest as text."""
+
+    values: dict[str, Any]
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, column: str) -> Any:
+        return self.values[column]
+
+    def get(self, column: str, default: Any = None) -> Any:
+        return self.values.get(column, default)

@@ -11,8 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..backend.codec import Row
-from ..catalogue import Catalogue, Procedure
+from ..catalogue import Catalogue, Procedure, Row
 from ..errors import ConfigurationError, PermissionDenied
 from .settings import AuthSettings, RoleSettings, role_table
 
