@@ -8,7 +8,6 @@ from typing import Any, Callable, TextIO
 
 from .config import Settings, check_runtime
 from .errors import GatewayError
-from .ops.health import HARMLESS_READ
 
 
 def run_checks(config_path: str | None, out: TextIO = sys.stdout) -> int:
@@ -51,9 +50,9 @@ def run_checks(config_path: str | None, out: TextIO = sys.stdout) -> int:
         return f"logged in as {client.service_account.login}"
 
     def read() -> str:
-        name, args = HARMLESS_READ
-        rows = state["client"].call(name, args)
-        return f"{name} answered ({len(rows)} rows)"
+        probe = state["client"].catalogue.role("probe")  # a harmless read, declared in the catalogue
+        rows = state["client"].call(probe.name, probe.probe)
+        return f"{probe.name} answered ({len(rows)} rows)"
 
     steps: list[tuple[str, Callable[[], str]]] = [
         ("configuration", settings), ("journal", journal), ("certificate", certificate), ("login", login),

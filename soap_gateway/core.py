@@ -59,7 +59,8 @@ class Gateway:
             try:
                 return self.client.call(name, args)
             except BillingError as exc:
-                raise AuthenticationFailed(login=str(args.get("LOGIN", "")),
+                login = proc.argument("login")
+                raise AuthenticationFailed(login=str(args.get(login.name, "")) if login else "",
                                            billing_message=exc.billing_message) from None
         if proc.writes and self.writes is not None:
             rows = self.writes.run(proc, args, lambda a: self.client.call(name, a, suid=suid, credentials=credentials),

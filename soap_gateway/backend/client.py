@@ -33,7 +33,6 @@ from .stream import RowStream, log_billing_call
 from .transport import Transport
 
 log = logging.getLogger("soap_gateway.billing")
-LOGIN_PROCEDURE = "CLN_AUTH_LOGIN"
 Result = TypeVar("Result")
 
 
@@ -139,11 +138,12 @@ class BillingClient:
         return self._with_retries(proc, lambda: self._call_in_session(proc, positional, account, send))
 
     def login(self, credentials: Credentials) -> str:
-        """Log in (CLN_AUTH_LOGIN) and return the new SUID."""
-        proc = self.procedure(LOGIN_PROCEDURE)
-        args = {a.name: v for a, v in zip(proc.params, (credentials.login, credentials.password))}
+        """Log in (the catalogue's "login" procedure) and return the new SUID."""
+        proc = self.catalogue.role("login")
+        named = {a.role: a.name for a in proc.args if a.role}  # the loader checked both are there
+        args = {named["login"]: credentials.login, named["password"]: credentials.password}
         try:
-            rows = self.call(LOGIN_PROCEDURE, args)
+            rows = self.call(proc.name, args)
         except InvalidArgument:
             metrics.count_login(ok=False)
             raise AuthenticationFailed(login=credentials.login, billing_message="login or password too long") from None
@@ -151,7 +151,8 @@ class BillingClient:
             metrics.count_login(ok=False)
             raise AuthenticationFailed(login=credentials.login, billing_message=exc.billing_message) from None
         metrics.count_login(ok=True)
-        suid = rows[0].get("SUID") if rows else None
+        session = proc.role_column("session")
+        suid = rows[0].get(session.name) if rows and session else None
         if suid is None:
             raise MalformedReply(detail="the login reply carries no SUID")
         return str(suid)

@@ -12,16 +12,17 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..errors import ConfigurationError
-from .model import RECONCILERS, Argument, Catalogue, Column, Procedure
-from .types import Money, Text, parse_type
+from .model import (ARGUMENT_ROLES, COLUMN_ROLES, PROCEDURE_ROLES, RECONCILERS, Argument, Catalogue, Column,
+                    Procedure)
+from .types import Integer, Money, Text, parse_type
 
 BUILTIN = "procedures.toml"
 
 _PROC_KEYS = {"mode", "result", "session", "tags", "doc_ru", "doc_en", "note", "args", "columns", "replace",
-              "idempotent", "marker", "reconcile"}
+              "idempotent", "marker", "reconcile", "roles", "probe"}
 _ARG_KEYS = {"name", "type", "format", "required", "fixed", "fixed_null", "choices", "secret", "positive", "doc_ru",
-             "doc_en"}
-_COL_KEYS = {"name", "type", "format", "secret", "doc_ru", "doc_en"}
+             "doc_en", "role"}
+_COL_KEYS = {"name", "type", "format", "secret", "doc_ru", "doc_en", "role"}
 _MODES = {"read", "write", "login"}
 _SHAPES = {"none", "status", "row", "rows"}
 
@@ -54,6 +55,7 @@ def load_catalogue(
         if name not in procedures:
             raise ConfigurationError(f"arg_counts: unknown procedure {name!r}")
         procedures[name] = _truncate(procedures[name], count)
+    _check_roles(procedures)
     return Catalogue(procedures)
 
 
@@ -99,7 +101,64 @@ def _procedure(name: str, entry: dict[str, Any], where: _Where, source: str) -> 
         tags=_tags(entry, name, where),
         doc_ru=entry.get("doc_ru", ""), doc_en=entry.get("doc_en", ""),
         note=entry.get("note", ""), source=source, **_idempotency(name, entry, mode, args, where),
+        **_roles(name, entry, args, where),
     )
+
+
+def _roles(name: str, entry: dict[str, Any], args: tuple[Argument, ...], where: _Where) -> dict[str, Any]:
+    """A procedure's roles, and a probe's arguments checked against its own."""
+    roles = entry.get("roles", [])
+    if not isinstance(roles, list) or any(r not in PROCEDURE_ROLES for r in roles):
+        raise where.fail(f"{name}.roles", f"must be a list of {list(PROCEDURE_ROLES)}")
+    probe = entry.get("probe", {})
+    if not isinstance(probe, dict) or (probe and "probe" not in roles):
+        raise where.fail(f"{name}.probe", 'a table of arguments, for a procedure with roles = ["probe"]')
+    params = {a.name: a for a in args if not a.fixed}
+    checked: dict[str, Any] = {}
+    for arg_name, value in probe.items():
+        if arg_name not in params:
+            raise where.fail(f"{name}.probe.{arg_name}", "is not an argument the caller supplies")
+        try:
+            checked[arg_name] = params[arg_name].type.validate(value)
+        except ValueError as exc:
+            raise where.fail(f"{name}.probe.{arg_name}", str(exc)) from None
+    for role in ARGUMENT_ROLES:
+        if sum(a.role == role for a in args) > 1:
+            raise where.fail(f"{name}.args", f"more than one argument has role = {role!r}")
+    subscriber = next((a for a in args if a.role == "subscriber"), None)
+    if subscriber is not None and not isinstance(subscriber.type, Integer):
+        raise where.fail(f"{name}.args ({subscriber.name}).role", "a subscriber is an INTEGER id")
+    return {"roles": tuple(roles), "probe": checked}
+
+
+def _check_roles(procedures: Mapping[str, Procedure]) -> None:
+    """After a site's files and arg_counts: each procedure role held exactly once, with what it needs."""
+    for role in PROCEDURE_ROLES:
+        holders = [p for p in procedures.values() if role in p.roles]
+        if len(holders) != 1:
+            found = ", ".join(f"{p.name} in {p.source}" for p in holders) or "none"
+            raise ConfigurationError(f"catalogue: exactly one procedure must have roles = [{role!r}]; found {found}")
+    login = next(p for p in procedures.values() if "login" in p.roles)
+    where = _Where(login.source)
+    if login.mode != "login" or login.session:
+        raise where.fail(f"{login.name}.roles", "the login procedure needs mode = \"login\" and session = false")
+    for role in ("login", "password"):
+        arg = login.argument(role)
+        if arg is None or arg.fixed:
+            raise where.fail(f"{login.name}.args", f"no argument the caller supplies has role = {role!r}")
+    if login.role_column("session") is None:
+        raise where.fail(f"{login.name}.columns", "no column has role = 'session' (the session id it returns)")
+    probe = next(p for p in procedures.values() if "probe" in p.roles)
+    where = _Where(probe.source)
+    if probe.mode != "read":
+        raise where.fail(f"{probe.name}.roles", "a probe must be a read")
+    params = {a.name: a for a in probe.params}
+    for arg_name in probe.probe:
+        if arg_name not in params:  # dropped by arg_counts
+            raise where.fail(f"{probe.name}.probe.{arg_name}", "is not an argument the procedure takes here")
+    missing = [a.name for a in probe.params if a.required and a.name not in probe.probe]
+    if missing:
+        raise where.fail(f"{probe.name}.probe", f"required argument(s) {missing} not given")
 
 
 def _tags(entry: dict[str, Any], name: str, where: _Where) -> tuple[str, ...]:
@@ -156,6 +215,7 @@ def _argument(entry: Any, where_text: str, where: _Where) -> Argument:
         name=name, type=value_type, required=required, positive=positive,
         fixed=fixed, value=value, choices=tuple(choices), secret=_flag(entry, "secret", where_text, where),
         doc_ru=entry.get("doc_ru", ""), doc_en=entry.get("doc_en", ""),
+        role=_role(entry, ARGUMENT_ROLES, where_text, where),
     )
 
 
@@ -168,7 +228,15 @@ def _column(entry: Any, where_text: str, where: _Where) -> Column:
     return Column(
         name=name, type=_type(entry, where_text, where), secret=_flag(entry, "secret", where_text, where),
         doc_ru=entry.get("doc_ru", ""), doc_en=entry.get("doc_en", ""),
+        role=_role(entry, COLUMN_ROLES, where_text, where),
     )
+
+
+def _role(entry: dict[str, Any], allowed: tuple[str, ...], where_text: str, where: _Where) -> str:
+    role = entry.get("role", "")
+    if role and role not in allowed:
+        raise where.fail(f"{where_text}.role", f"{role!r} is not one of {list(allowed)}")
+    return str(role)
 
 
 def _type(entry: dict[str, Any], where_text: str, where: _Where) -> Any:
@@ -196,7 +264,7 @@ def _truncate(proc: Procedure, count: int) -> Procedure:
 def _fields(proc: Procedure) -> dict[str, Any]:
     return {k: getattr(proc, k) for k in
             ("name", "mode", "result", "args", "columns", "session", "tags", "doc_ru", "doc_en", "note", "source",
-             "idempotent", "marker", "reconcile")}
+             "idempotent", "marker", "reconcile", "roles", "probe")}
 
 
 def _require(entry: dict[str, Any], key: str, where_text: str, where: _Where) -> Any:

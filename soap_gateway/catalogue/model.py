@@ -12,6 +12,14 @@ Shape = Literal["none", "status", "row", "rows"]
 # How the gateway can tell, after a lost answer, whether an idempotent write
 # took effect (implemented in soap_gateway.journal.reconcile, one per name).
 RECONCILERS = ("fin_oper_marker", "promise_state")
+# What the gateway itself relies on, declared in the catalogue rather than named in code; the loader
+# checks them after a site's files are applied.  A procedure's roles: "login" (opens a billing
+# session), "probe" (a harmless read for /readyz and `check`, sent with its ``probe`` arguments).
+# An argument's role: "login" and "password" (the login's), "subscriber" (whose account a write
+# touches, for the audit).  A column's role: "session" (the login reply's session id).
+PROCEDURE_ROLES = ("login", "probe")
+ARGUMENT_ROLES = ("login", "password", "subscriber")
+COLUMN_ROLES = ("session",)
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class Argument:
     positive: bool = False  # money that must be > 0 (a payment's amount)
     doc_ru: str = ""
     doc_en: str = ""
+    role: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class Column:
     secret: bool = False
     doc_ru: str = ""
     doc_en: str = ""
+    role: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,8 @@ class Procedure:
     idempotent: bool = False
     marker: str = ""
     reconcile: str = ""
+    roles: tuple[str, ...] = ()
+    probe: Mapping[str, Any] = field(default_factory=dict)  # the arguments a "probe" is sent with
     _columns_by_name: Mapping[str, Column] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -84,6 +96,14 @@ class Procedure:
         """The column for a reply element name; tag case does not matter."""
         return self._columns_by_name.get(wire_name.lower())
 
+    def argument(self, role: str) -> Argument | None:
+        """The argument declared with this role, if any."""
+        return next((a for a in self.args if a.role == role), None)
+
+    def role_column(self, role: str) -> Column | None:
+        """The reply column declared with this role, if any."""
+        return next((c for c in self.columns if c.role == role), None)
+
 
 class Catalogue(Mapping[str, Procedure]):
     """All procedures of one installation, by name."""
@@ -99,6 +119,13 @@ class Catalogue(Mapping[str, Procedure]):
 
     def __len__(self) -> int:
         return len(self._procedures)
+
+    def role(self, role: str) -> Procedure:
+        """The procedure declared with this role (the loader made sure there is exactly one)."""
+        found = [p for p in self._procedures.values() if role in p.roles]
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} procedures have the role {role!r}")
+        return found[0]
 
 
 @dataclass

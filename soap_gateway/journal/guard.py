@@ -204,7 +204,8 @@ def _subject(proc: Procedure, args: Mapping[str, Any]) -> Subject:
     """The audit's view of a write: subscriber, amount and the arguments that are not secret."""
     money = next((a.name for a in proc.params if a.type.kind == "decimal" and args.get(a.name) is not None), None)
     shown = {a.name: str(args[a.name]) for a in proc.params if not a.secret and args.get(a.name) is not None}
-    subscriber = args.get("USER_ID")
+    whose = proc.argument("subscriber")
+    subscriber = args.get(whose.name) if whose else None
     return Subject(proc.name, subscriber if isinstance(subscriber, int) else None,
                    str(args[money]) if money else None, shown)
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol
 
 Check = Callable[[], "str | None"]
-# A read that touches nothing and returns no rows on any installation (no home has id -1).
-HARMLESS_READ: tuple[str, dict[str, Any]] = ("CLN_HOME_LIST", {"P_ID": -1})
 
 
 class Billing(Protocol):
     """What the billing checks use of ``backend.BillingClient``: named here, so ops never imports the backend
     (which counts and logs through ops)."""
 
+    @property
+    def catalogue(self) -> Any: ...
     @property
     def settings(self) -> Any: ...
     @property
@@ -95,9 +95,9 @@ def billing_checks(client: Billing) -> list[tuple[str, Check]]:
         checks.append(("login", login))
 
     def billing() -> str:
-        name, args = HARMLESS_READ
-        client.call(name, args)
-        return f"{name} answered"
+        probe = client.catalogue.role("probe")  # a harmless read, declared in the catalogue
+        client.call(probe.name, probe.probe)
+        return f"{probe.name} answered"
     checks.append(("billing", billing))
 
     circuit_state = getattr(client, "circuit_state", None)
