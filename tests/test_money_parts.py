@@ -12,7 +12,7 @@ from soap_gateway.backend import Row
 from soap_gateway.backend.breaker import CircuitBreaker
 from soap_gateway.catalogue import load_catalogue, parse_catalogue
 from soap_gateway.catalogue.model import RECONCILERS
-from soap_gateway.config import Settings
+from soap_gateway.config import Settings, default_journal_path
 from soap_gateway.errors import BillingError, BillingUnavailable, CircuitOpen, ConfigurationError
 from soap_gateway.journal.marker import LENGTH, RESERVED, carries, marker_for, with_marker
 from soap_gateway.journal.model import dump_rows, fingerprint, load_rows
@@ -75,7 +75,7 @@ def test_journal_settings(tmp_path: Path) -> None:
     settings = Settings.load(path, {})
     assert settings.journal.lease_seconds == 90.0 and settings.billing.breaker_failures == 3
     assert "Pg-Secret" not in repr(settings)
-    assert Settings.load(None, {}).journal.path == "journal.sqlite3"
+    assert Settings.load(None, {}).journal.path == default_journal_path()  # in the state directory
 
 
 @pytest.mark.parametrize("text, message", [
