@@ -16,10 +16,11 @@ RECONCILERS = ("fin_oper_marker", "promise_state")
 # checks them after a site's files are applied.  A procedure's roles: "login" (opens a billing
 # session), "probe" (a harmless read for /readyz and `check`, sent with its ``probe`` arguments).
 # An argument's role: "login" and "password" (the login's), "subscriber" (whose account a write
-# touches, for the audit).  A column's role: "session" (the login reply's session id).
+# touches, for the audit).  A column's role: "session" (the login reply's session id), "record" (the
+# id of the record a write created or changed, in its status reply).
 PROCEDURE_ROLES = ("login", "probe")
 ARGUMENT_ROLES = ("login", "password", "subscriber")
-COLUMN_ROLES = ("session",)
+COLUMN_ROLES = ("session", "record")
 
 
 @dataclass(frozen=True)

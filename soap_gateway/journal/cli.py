@@ -52,7 +52,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         _print(records, args.format, zone, out)
         if args.key and args.format == "table":
             entry = journal.entry(args.key)
-            state = "no such key" if entry is None else f"{entry.state}: {entry.reason or _result(entry.result)}"
+            record = _record_column(settings, entry.procedure) if entry else ""
+            state = "no such key" if entry is None else \
+                f"{entry.state}: {entry.reason or _result(entry.result, record)}"
             print(f"\nkey {args.key}: {state}", file=out)
     finally:
         journal.close()
@@ -112,8 +114,17 @@ def _print(records: list[AuditRecord], fmt: str, zone: ZoneInfo, out: TextIO) ->
     print(f"({len(rows)} records)", file=out)
 
 
-def _result(text: str | None) -> str:
+def _record_column(settings: Settings, procedure: str) -> str:
+    """The reply column the catalogue names as the id of the written record ("" if none)."""
+    from ..catalogue import load_catalogue
+
+    proc = load_catalogue(settings.billing.catalogue_files, settings.billing.arg_counts).get(procedure)
+    column = proc.role_column("record") if proc else None
+    return column.name if column else ""
+
+
+def _result(text: str | None, record: str) -> str:
     rows = load_rows(text)
-    ident = rows[0].get("ID") if rows else None
+    ident = rows[0].get(record) if rows and record else None
     return f"billing id {ident}" if ident is not None else "no billing id"
 

@@ -107,7 +107,7 @@ class WriteGuard:
         except BaseException:
             self._finish(entry, token, UNKNOWN, who, reason="internal error after sending")
             raise
-        self._finish(entry, token, DONE, who, result=dump_rows(rows), detail=_posted(rows))
+        self._finish(entry, token, DONE, who, result=dump_rows(rows), detail=_posted(proc, rows))
         return rows
 
     def _unknown(self, proc: Procedure, args: Mapping[str, Any], entry: Entry, token: str, who: Who,
@@ -173,7 +173,7 @@ class WriteGuard:
         except GatewayError as exc:
             self._audit_quietly(record(UNKNOWN if _may_have_run(exc) else FAILED, str(exc)))
             raise
-        self._audit_quietly(record(DONE, _posted(rows)))
+        self._audit_quietly(record(DONE, _posted(proc, rows)))
         return rows
 
     def _audit_quietly(self, record: AuditRecord) -> None:
@@ -195,8 +195,9 @@ def _may_have_run(exc: GatewayError) -> bool:
     return not isinstance(exc, _NOT_RUN)
 
 
-def _posted(rows: list[Row]) -> str:
-    ident = rows[0].get("ID") if rows else None
+def _posted(proc: Procedure, rows: list[Row]) -> str:
+    column = proc.role_column("record")
+    ident = rows[0].get(column.name) if rows and column else None
     return f"billing id {ident}" if ident is not None else "posted"
 
 
