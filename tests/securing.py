@@ -12,12 +12,12 @@ import requests
 import zeep
 from lxml import etree
 
+from envelopes import ENV, HEADERS, envelope
 from soap_gateway.config import Settings
 from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
 from soap_gateway.application import create_app
 
-ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 NS = {"gw": "urn:soap-gateway:billing", "soap": ENV}
 
 
@@ -59,12 +59,10 @@ def soap_client(server: BackgroundServer, user: str | None = None, password: str
 
 def post(server: BackgroundServer, body: str, headers: dict[str, str] | None = None,
          auth: tuple[str, str] | None = None) -> requests.Response:
-    envelope = (f'<s:Envelope xmlns:s="{ENV}" xmlns:b="urn:soap-gateway:billing">'
-                f"<s:Body>{body}</s:Body></s:Envelope>")
-    sent = {"Content-Type": "text/xml; charset=utf-8", **(headers or {})}
+    sent = {**HEADERS, **(headers or {})}
     if auth is not None:
         sent["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-    return requests.post(f"{server.url}/soap", data=envelope.encode(), headers=sent, timeout=30)
+    return requests.post(f"{server.url}/soap", data=envelope(body).encode(), headers=sent, timeout=30)
 
 
 def faultcode(response: requests.Response) -> str:

@@ -24,14 +24,12 @@ import zeep
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, pkcs12
 from lxml import etree
 
+from envelopes import HEADERS, operation
 from serving import free_port, stop, wait_until_up
 from soap_gateway.certs import create_server_cert
 
 ROOT = Path(__file__).parent.parent
 DEPLOY = ROOT / "deploy"
-ENVELOPE = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
-            'xmlns:b="urn:soap-gateway:billing"><soapenv:Body><b:CLN_USR_GET><b:SELECT_ID>{}</b:SELECT_ID>'
-            '</b:CLN_USR_GET></soapenv:Body></soapenv:Envelope>')
 WORKERS = 4
 
 
@@ -39,7 +37,7 @@ def post(url: str, user_id: Any, correlation_id: str = "") -> requests.Response:
     headers = {"Content-Type": "text/xml; charset=utf-8"}
     if correlation_id:
         headers["X-Correlation-ID"] = correlation_id
-    return requests.post(url, data=ENVELOPE.format(user_id).encode(), headers=headers, timeout=30)
+    return requests.post(url, data=operation("CLN_USR_GET", SELECT_ID=user_id).encode(), headers=headers, timeout=30)
 
 
 def gateway_environment(billing: Any, workdir: Path, listen: str, config: Path) -> dict[str, str]:
@@ -283,7 +281,7 @@ def test_zeep_over_https_through_nginx(nginx: str, pki: Any) -> None:
 
 def test_correlation_id_passes_through_nginx(nginx: str, pki: Any) -> None:
     response = https_session(pki.ca_cert).post(
-        f"{nginx}/soap", data=ENVELOPE.format(101).encode(), timeout=30,
+        f"{nginx}/soap", data=operation("CLN_USR_GET", SELECT_ID=101).encode(), timeout=30,
         headers={"Content-Type": "text/xml; charset=utf-8", "X-Correlation-ID": "through-nginx-1"})
     assert response.status_code == 200 and response.headers["X-Correlation-ID"] == "through-nginx-1"
 
@@ -365,8 +363,8 @@ def test_slow_clients_wait_at_nginx_while_gunicorn_answers(nginx: str, gunicorn:
             assert session.get(f"{nginx}/healthz", timeout=30).status_code == 200
             worst = max(worst, time.monotonic() - probe)
             if rounds % 4 == 0:  # and a SOAP call goes through a worker too
-                answer = session.post(f"{nginx}/soap", data=ENVELOPE.format(101).encode(), timeout=30,
-                                      headers={"Content-Type": "text/xml; charset=utf-8"})
+                answer = session.post(f"{nginx}/soap", data=operation("CLN_USR_GET", SELECT_ID=101).encode(),
+                                      timeout=30, headers=HEADERS)
                 assert answer.status_code == 200
             rounds += 1
             time.sleep(0.2)

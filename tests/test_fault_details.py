@@ -13,28 +13,26 @@ import pytest
 import requests
 from lxml import etree
 
+from envelopes import TNS, envelope
 from securing import auth_from_toml, secured_gateway
 from soap_gateway.ops.logs import configure_logging
 from soap_gateway.security.passwords import hash_password
 
-TNS = "urn:soap-gateway:billing"
-ENVELOPE = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
-            'xmlns:b="urn:soap-gateway:billing"><soapenv:Body>{}</soapenv:Body></soapenv:Envelope>')
 XML = {"Content-Type": "text/xml; charset=utf-8"}
 DEEP = "<b:CLN_USR_GET>" + "<b:x>" * 40 + "</b:x>" * 40 + "</b:CLN_USR_GET>"
 
 REQUESTS: dict[str, tuple[str, bytes, dict[str, str]]] = {  # what -> (method, body, headers)
-    "billing refusal": ("POST", ENVELOPE.format("<b:CLN_USR_GET><b:SELECT_ID>999999</b:SELECT_ID>"
+    "billing refusal": ("POST", envelope("<b:CLN_USR_GET><b:SELECT_ID>999999</b:SELECT_ID>"
                                                 "</b:CLN_USR_GET>").encode(), XML),
-    "schema": ("POST", ENVELOPE.format("<b:CLN_USR_GET><b:SELECT_ID>x</b:SELECT_ID></b:CLN_USR_GET>").encode(), XML),
-    "out of range": ("POST", ENVELOPE.format("<b:CLN_FIN_OPER_ADD><b:USER_ID>101</b:USER_ID><b:OP_DATE>"
+    "schema": ("POST", envelope("<b:CLN_USR_GET><b:SELECT_ID>x</b:SELECT_ID></b:CLN_USR_GET>").encode(), XML),
+    "out of range": ("POST", envelope("<b:CLN_FIN_OPER_ADD><b:USER_ID>101</b:USER_ID><b:OP_DATE>"
                                              "2024-05-01T24:00:00</b:OP_DATE><b:SUMMA>1.00</b:SUMMA>"
                                              "</b:CLN_FIN_OPER_ADD>").encode(), XML),
-    "no such operation": ("POST", ENVELOPE.format("<b:NO_SUCH_PROC/>").encode(), XML),
+    "no such operation": ("POST", envelope("<b:NO_SUCH_PROC/>").encode(), XML),
     "not XML": ("POST", b"<soapenv:Envelope", XML),
-    "wrong encoding": ("POST", ENVELOPE.format("<b:CLN_USR_GET/>").encode(),
+    "wrong encoding": ("POST", envelope("<b:CLN_USR_GET/>").encode(),
                        {"Content-Type": "text/xml; charset=no-such-charset"}),
-    "too deep": ("POST", ENVELOPE.format(DEEP).encode(), XML),
+    "too deep": ("POST", envelope(DEEP).encode(), XML),
     "too large": ("POST", b" " * (1024 * 1024 + 1), XML),
     "GET": ("GET", b"", {}),
 }
@@ -87,7 +85,7 @@ def test_refusals_before_the_soap_stack_carry_it(basic_server: Any, credentials:
 
 
 def test_a_permission_fault_carries_it(basic_server: Any) -> None:
-    body = ENVELOPE.format("<b:CLN_FIN_OPER_ADD><b:USER_ID>101</b:USER_ID><b:OP_DATE>2024-05-01T10:00:00"
+    body = envelope("<b:CLN_FIN_OPER_ADD><b:USER_ID>101</b:USER_ID><b:OP_DATE>2024-05-01T10:00:00"
                            "</b:OP_DATE><b:SUMMA>1.00</b:SUMMA></b:CLN_FIN_OPER_ADD>").encode()
     response = requests.post(f"{basic_server.url}/soap", data=body, auth=("reader1", "Read-0nly-pw"), timeout=30,
                              headers={**XML, "X-Correlation-ID": "denied-1"})

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from envelopes import ENV, TNS, envelope, operation
 from soap_gateway.backend import BillingClient, codec
 from soap_gateway.catalogue import WireFormat, load_catalogue
 from soap_gateway.config import DEFAULT_SESSION_EXPIRED_PATTERNS
@@ -31,8 +32,6 @@ from soap_gateway.errors import GatewayError
 from soap_gateway.application import create_app
 from soap_gateway.security.settings import AuthSettings
 
-ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-TNS = "urn:soap-gateway:billing"
 CATALOGUE = load_catalogue()
 OPERATIONS = sorted(CATALOGUE)
 REPLIES = sorted((Path(__file__).parent / "data" / "replies").glob("*.xml"))
@@ -152,8 +151,7 @@ def envelopes(draw: Any) -> tuple[str, bytes]:
     inner = "".join(f"<{prefix}{name}>{_xml_text(value)}</{prefix}{name}>" for name, value in fields)
     header = draw(st.sampled_from(["", "", "", "<s:Header><b:BillingSession><b:SUID>12345</b:SUID></b:BillingSession>"
                                        "</s:Header>", "<s:Header><b:BillingSession/></s:Header>"]))
-    body = (f'<s:Envelope xmlns:s="{ENV}" xmlns:b="{TNS}">{header}<s:Body><b:{operation}>{inner}'
-            f"</b:{operation}></s:Body></s:Envelope>")
+    body = envelope(f"<b:{operation}>{inner}</b:{operation}>", header)
     encoded = body.encode("utf-8", "surrogatepass")
     return operation, encoded
 
@@ -178,10 +176,8 @@ def mutations(draw: Any, seed: bytes) -> bytes:
     return bytes(data)
 
 
-SEED = (f'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{ENV}" xmlns:b="{TNS}"><s:Body>'
-        "<b:CLN_FIN_OPER_ADD><b:USER_ID>101</b:USER_ID><b:OP_DATE>2024-05-06T07:08:09</b:OP_DATE>"
-        "<b:SUMMA>12.50</b:SUMMA><b:DESCR>Оплата</b:DESCR><b:NUMBER>F-1</b:NUMBER></b:CLN_FIN_OPER_ADD>"
-        "</s:Body></s:Envelope>").encode()
+SEED = ('<?xml version="1.0" encoding="utf-8"?>' + operation(
+    "CLN_FIN_OPER_ADD", USER_ID=101, OP_DATE="2024-05-06T07:08:09", SUMMA="12.50", DESCR="Оплата", NUMBER="F-1")).encode()
 
 
 @FUZZ

@@ -21,10 +21,10 @@ import pytest
 import requests
 from lxml import etree
 
+from envelopes import ENV, envelope
 from serving import stop, wait_until_up
 from soap_gateway.security.passwords import hash_password
 
-ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 REPO = Path(__file__).parent.parent
 USER, PASSWORD = "integrator", "Hostile-XML-pw1"
 SECONDS = 10.0  # per request, on a slow machine; an expansion or a 50 MB parse takes far longer
@@ -32,11 +32,6 @@ MEMORY_GROWTH_KB = 40 * 1024  # less than the 50 MB body; an expansion would nee
 MAX_BODY = 1 << 20
 BODY_SECONDS = 3  # the gateway's own bound on a body's arrival (server.body_timeout)
 XML = "text/xml; charset=utf-8"
-
-
-def envelope(inner: str) -> str:
-    return (f'<s:Envelope xmlns:s="{ENV}" xmlns:b="urn:soap-gateway:billing"><s:Body>{inner}'
-            "</s:Body></s:Envelope>")
 
 
 LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'

@@ -20,13 +20,11 @@ import requests
 import zeep
 from prometheus_client.parser import text_string_to_metric_families
 
+from envelopes import HEADERS, envelope
 from soap_gateway.errors import AuthenticationFailed
 from soap_gateway.ops.logs import configure_logging
 
-ENVELOPE = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
-            'xmlns:b="urn:soap-gateway:billing"><soapenv:Body>{}</soapenv:Body></soapenv:Envelope>')
 USR_GET = "<b:CLN_USR_GET><b:SELECT_ID>{}</b:SELECT_ID></b:CLN_USR_GET>"
-SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
 
 
 def scrape(base_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -41,8 +39,8 @@ def value(samples: dict[Any, float], name: str, **labels: str) -> float:
 
 
 def post(base_url: str, body: str, **headers: str) -> requests.Response:
-    return requests.post(f"{base_url}/soap", data=ENVELOPE.format(body).encode("utf-8"),
-                         headers={**SOAP_HEADERS, **headers}, timeout=30)
+    return requests.post(f"{base_url}/soap", data=envelope(body).encode("utf-8"),
+                         headers={**HEADERS, **headers}, timeout=30)
 
 
 # -- metrics ---------------------------------------------------------------------------------------

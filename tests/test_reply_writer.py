@@ -22,6 +22,7 @@ from spyne import Application, Service, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
+from envelopes import envelope
 from soap_gateway.backend.codec import Row
 from soap_gateway.catalogue import load_catalogue
 from soap_gateway.operations import OutputConverter, Reply
@@ -113,8 +114,7 @@ def apps() -> tuple[WsgiApplication, WsgiApplication]:
 
 
 def _call(app: WsgiApplication, operation: str) -> tuple[str, bytes]:
-    body = (f'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="{TNS}">'
-            f"<e:Body><t:{operation}/></e:Body></e:Envelope>").encode()
+    body = envelope(f"<b:{operation}/>").encode()
     seen: dict[str, Any] = {}
     environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "CONTENT_TYPE": "text/xml; charset=utf-8",
                "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "SERVER_NAME": "test",

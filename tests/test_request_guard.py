@@ -16,15 +16,11 @@ import pytest
 import requests
 from lxml import etree
 
-ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+from envelopes import ENV, TNS, envelope
+
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
-TNS = "urn:soap-gateway:billing"
 XML = "text/xml; charset=utf-8"
 HOME_LIST = "<b:CLN_HOME_LIST><b:P_ID>5</b:P_ID></b:CLN_HOME_LIST>"
-
-
-def envelope(inner: str, header: str = "", namespace: str = ENV) -> str:
-    return f'<s:Envelope xmlns:s="{namespace}" xmlns:b="{TNS}">{header}<s:Body>{inner}</s:Body></s:Envelope>'
 
 
 def payment(descr: str) -> str:

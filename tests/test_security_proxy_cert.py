@@ -19,11 +19,11 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from envelopes import operation
 from securing import auth_from_toml, faultcode, secured_gateway
 from soap_gateway.certs import create_client_pfx
 
-ENVELOPE = ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:b="urn:soap-gateway:billing">'
-            "<s:Body><b:CLN_USR_GET><b:SELECT_ID>101</b:SELECT_ID></b:CLN_USR_GET></s:Body></s:Envelope>")
+ENVELOPE = operation("CLN_USR_GET", SELECT_ID=101)
 
 
 def _free_port() -> int:

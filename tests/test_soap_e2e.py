@@ -16,7 +16,8 @@ import requests
 import zeep
 from lxml import etree
 
-ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+from envelopes import ENV, envelope, operation
+
 NS = {"wsdl": "http://schemas.xmlsoap.org/wsdl/", "xs": "http://www.w3.org/2001/XMLSchema",
       "soap": ENV, "gw": "urn:soap-gateway:billing"}
 IVANOV, GROUP_FIZ = 101, 2
@@ -212,8 +213,7 @@ def _post(url: str, body: str) -> requests.Response:
 ], ids=["not-an-integer", "missing-required", "hour-24", "february-30", "exponent-decimal"])
 def test_malformed_values_are_client_faults(gateway_server: Any, emulator: Any, body: str, field: str) -> None:
     before = emulator.stats()["requests"]
-    response = _post(gateway_server.url, f'<s:Envelope xmlns:s="{ENV}" xmlns:b="urn:soap-gateway:billing">'
-                                         f"<s:Body>{body}</s:Body></s:Envelope>")
+    response = _post(gateway_server.url, envelope(body))
     assert response.status_code == 500 and response.headers["Content-Type"].startswith("text/xml")
     fault = etree.fromstring(response.content).find(f".//{{{ENV}}}Fault")
     assert fault.findtext("faultcode").endswith("Client.ValidationError")
@@ -223,9 +223,8 @@ def test_malformed_values_are_client_faults(gateway_server: Any, emulator: Any, 
 
 
 def test_doctype_is_refused_with_a_soap_fault(gateway_server: Any) -> None:
-    body = (f'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-            f'<s:Envelope xmlns:s="{ENV}" xmlns:b="urn:soap-gateway:billing"><s:Body>'
-            "<b:CLN_USR_GET><b:SELECT_ID>&e;</b:SELECT_ID></b:CLN_USR_GET></s:Body></s:Envelope>")
+    body = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+            + operation("CLN_USR_GET", SELECT_ID="&e;"))
     response = _post(gateway_server.url, body)
     assert response.status_code == 500
     fault = etree.fromstring(response.content).find(f".//{{{ENV}}}Fault")
@@ -277,8 +276,7 @@ def test_unreachable_billing_is_an_unavailable_fault(gateway_settings: Any) -> N
 
 
 def test_correlation_id_comes_back(gateway_server: Any) -> None:
-    body = (f'<s:Envelope xmlns:s="{ENV}" xmlns:b="urn:soap-gateway:billing"><s:Body>'
-            "<b:CLN_HOME_LIST><b:P_ID>5</b:P_ID></b:CLN_HOME_LIST></s:Body></s:Envelope>")
+    body = operation("CLN_HOME_LIST", P_ID=5)
     response = requests.post(f"{gateway_server.url}/soap", data=body, timeout=10,
                              headers={"Content-Type": "text/xml", "X-Correlation-ID": "abc-123"})
     assert response.status_code == 200 and response.headers["X-Correlation-ID"] == "abc-123"

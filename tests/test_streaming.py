@@ -22,6 +22,7 @@ import requests
 import zeep
 import zeep.exceptions
 
+from envelopes import operation
 from serving import free_port, stop, wait_until_up
 from soap_gateway.config import Settings
 from soap_gateway.devserver import BackgroundServer
@@ -80,9 +81,7 @@ path = "{config.parent / 'journal.sqlite3'}"
 
 
 def _envelope(**args: Any) -> bytes:
-    parts = "".join(f"<b:{k}>{v}</b:{k}>" for k, v in args.items())
-    return ('<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:b="urn:soap-gateway:billing">'
-            f"<e:Body><b:CLN_FIN_OPER>{parts}</b:CLN_FIN_OPER></e:Body></e:Envelope>").encode()
+    return operation("CLN_FIN_OPER", **args).encode()
 
 
 def _post(url: str, **args: Any) -> tuple[http.client.HTTPResponse, bytes]:

@@ -16,11 +16,11 @@ from typing import Any
 
 import requests
 
+from envelopes import operation
 from serving import free_port, stop, wait_until_up
 
 REPO = Path(__file__).parent.parent
-ENVELOPE = ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:b="urn:soap-gateway:billing">'
-            "<s:Body><b:CLN_HOME_LIST><b:P_ID>5</b:P_ID></b:CLN_HOME_LIST></s:Body></s:Envelope>")
+ENVELOPE = operation("CLN_HOME_LIST", P_ID=5)
 
 
 def _worker(master: int) -> int:

@@ -17,6 +17,7 @@ import pytest
 import requests
 from lxml import etree
 
+from envelopes import HEADERS, envelope
 from soap_gateway.catalogue import load_catalogue
 
 WSDL_FILE = Path(__file__).parent.parent.parent / "wsdl" / "billing.wsdl"
@@ -184,9 +185,8 @@ def test_address_and_encoding(wsdl: etree._Element) -> None:
 
 
 def _post(gateway_server: Any, body: str) -> etree._Element:
-    envelope = f'<s:Envelope xmlns:s="{NS["env"]}" xmlns:b="{NS["gw"]}"><s:Body>{body}</s:Body></s:Envelope>'
-    response = requests.post(f"{gateway_server.url}/soap", data=envelope.encode(), timeout=30,
-                             headers={"Content-Type": "text/xml; charset=utf-8"})
+    response = requests.post(f"{gateway_server.url}/soap", data=envelope(body).encode(), timeout=30,
+                             headers=HEADERS)
     assert response.headers["Content-Type"].startswith("text/xml")
     return etree.fromstring(response.content)
 
