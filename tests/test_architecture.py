@@ -121,6 +121,7 @@ LAYERS: list[set[str]] = [
     {"journal"},
     {"core", "execute"},
     {"web"},
+    {"operations"},
     {"soap", "rest"},
     {"application"},
     {"bootstrap", "check", "certs", "devserver"},
