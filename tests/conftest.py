@@ -63,6 +63,12 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture(scope="session")
+def other_ca(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """An unrelated CA with a server certificate for the billing's name and a cashier of its own ("intruder")."""
+    return create_demo_pki(tmp_path_factory.mktemp("other-ca"), domain=BILLING_DOMAIN, cashiers=(("intruder", ""),))
+
+
+@pytest.fixture(scope="session")
 def emulator(pki: Any) -> Iterator[Emulator]:
     emu = Emulator(str(pki.server_cert), str(pki.server_key), str(pki.client_ca),
                    accounts={"kassir1": "pass1", "kassir2": "pass2"})

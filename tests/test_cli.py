@@ -15,7 +15,6 @@ import requests
 import zeep
 
 from serving import free_port, ipv6_loopback, stop, wait_until_up
-from soap_gateway.certs import create_ca
 from soap_gateway.demo import render_config
 
 ROOT = Path(__file__).parent.parent
@@ -149,12 +148,13 @@ def test_check_passes_against_a_working_billing(billing_settings: Any, tmp_path:
     ("unreachable", "reachable"),
     ("login-refused", "refused the login"),
 ])
-def test_check_says_what_is_wrong(billing_settings: Any, pki: Any, tmp_path: Path, case: str, expected: str) -> None:
+def test_check_says_what_is_wrong(billing_settings: Any, pki: Any, other_ca: Any, tmp_path: Path, case: str,
+                                  expected: str) -> None:
     overrides = {
         "missing-file": {"SOAP_GATEWAY_BILLING_CERT": str(tmp_path / "nope.pfx")},
         "wrong-pfx-password": {"SOAP_GATEWAY_BILLING_CERT": str(pki.clients["cashier2"]),
                                "SOAP_GATEWAY_BILLING_CERT_PASSWORD": "Wrong123"},
-        "other-ca": {"SOAP_GATEWAY_BILLING_CA": str(create_ca(tmp_path)[0])},
+        "other-ca": {"SOAP_GATEWAY_BILLING_CA": str(other_ca.ca_cert)},
         "unreachable": {"SOAP_GATEWAY_BILLING_URL": "https://127.0.0.1:9/api.php"},
         "login-refused": {"SOAP_GATEWAY_BILLING_PASSWORD": "not-the-password"},
     }[case]

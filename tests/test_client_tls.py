@@ -49,13 +49,6 @@ def payment(amount: str, user_id: int = 101) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def other_ca(tmp_path_factory: pytest.TempPathFactory, pki: Any) -> certs.DemoPKI:
-    """An unrelated CA with a server certificate for the same name and a cashier of its own."""
-    return certs.create_demo_pki(tmp_path_factory.mktemp("other-ca"), domain=pki.domain,
-                                 cashiers=(("intruder", ""),))
-
-
-@pytest.fixture(scope="module")
 def money_billing(pki: Any) -> Iterator[Emulator]:
     """A private emulator for writes, so the shared one's balances stay as other tests expect them."""
     with Emulator(str(pki.server_cert), str(pki.server_key), str(pki.client_ca)) as emu:

@@ -42,12 +42,6 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> certs.DemoPKI:
     return pki
 
 
-@pytest.fixture(scope="module")
-def other_pki(tmp_path_factory: pytest.TempPathFactory) -> certs.DemoPKI:
-    """A second, unrelated CA with a server certificate for the same name."""
-    return certs.create_demo_pki(tmp_path_factory.mktemp("other"), domain=DOMAIN, cashiers=())
-
-
 def ca_material(pki: certs.DemoPKI) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
     key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), None)
@@ -342,10 +336,10 @@ def test_der_ca_file_works(identity: tls.ClientIdentity, pki: certs.DemoPKI, tmp
 
 
 def test_server_from_another_ca_is_refused(
-    identity: tls.ClientIdentity, pki: certs.DemoPKI, other_pki: certs.DemoPKI,
+    identity: tls.ClientIdentity, pki: certs.DemoPKI, other_ca: certs.DemoPKI,
 ) -> None:
     context = tls.build_ssl_context(identity, str(pki.ca_cert))
-    with MTLSServer(other_pki.server_cert, other_pki.server_key, pki.client_ca) as server:
+    with MTLSServer(other_ca.server_cert, other_ca.server_key, pki.client_ca) as server:
         with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
             exchange(context, server.port)
 
@@ -360,16 +354,16 @@ def test_wrong_server_name_is_refused(
 
 
 def test_environment_does_not_widen_trust(
-    identity: tls.ClientIdentity, pki: certs.DemoPKI, other_pki: certs.DemoPKI,
+    identity: tls.ClientIdentity, pki: certs.DemoPKI, other_ca: certs.DemoPKI,
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
-        monkeypatch.setenv(name, str(other_pki.ca_cert))
-    monkeypatch.setenv("SSL_CERT_DIR", str(other_pki.directory))
+        monkeypatch.setenv(name, str(other_ca.ca_cert))
+    monkeypatch.setenv("SSL_CERT_DIR", str(other_ca.directory))
     monkeypatch.setenv("SSLKEYLOGFILE", str(tmp_path / "keys.log"))
     context = tls.build_ssl_context(identity, str(pki.ca_cert))
     assert context.keylog_filename is None
-    with MTLSServer(other_pki.server_cert, other_pki.server_key, pki.client_ca) as server:
+    with MTLSServer(other_ca.server_cert, other_ca.server_key, pki.client_ca) as server:
         with pytest.raises(ssl.SSLCertVerificationError):
             exchange(context, server.port)
     with MTLSServer(pki.server_cert, pki.server_key, pki.client_ca) as server:
