@@ -16,14 +16,13 @@ from typing import Any, Iterator
 import certifi
 import pytest
 
+from serving import gateway_in_thread
 from probe import CASHIER_PFX_PASSWORD
 from soap_gateway.backend import BillingClient
 from soap_gateway.certs import create_demo_pki
 from soap_gateway.config import BillingSettings, JournalSettings, ServerSettings, Settings
-from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
 from soap_gateway.emulator import Emulator
-from soap_gateway.application import create_app
 from soap_gateway.security.settings import AuthSettings
 from postgres_server import postgres  # noqa: F401  (the PostgreSQL fixture of the journal tests)
 
@@ -124,13 +123,7 @@ def gateway_settings(billing_settings: BillingSettings, tmp_path_factory: pytest
 @pytest.fixture(scope="session")
 def gateway_server(gateway_settings: Settings) -> Iterator[BackgroundServer]:
     """The gateway as a real HTTP server, its WSDL naming the port it listens on."""
-    server = BackgroundServer(None)
-    settings = dataclasses.replace(
-        gateway_settings, server=dataclasses.replace(gateway_settings.server, listen=f"127.0.0.1:{server.port}"))
-    app = create_app(settings, Gateway.from_settings(settings))
-    server.set_app(app)
-    server.app = app  # type: ignore[attr-defined]
-    with server:
+    with gateway_in_thread(gateway_settings) as server:
         yield server
 
 

@@ -16,11 +16,11 @@ import pytest
 import zeep
 from lxml import etree
 
+from serving import gateway_in_thread
 from serving import stop, wait_until_up
 from soap_gateway.config import JournalSettings, Settings
 from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
-from soap_gateway.application import create_app
 
 NS = {"gw": "urn:soap-gateway:billing"}
 ROOT = Path(__file__).parent.parent
@@ -45,18 +45,10 @@ class RunningGateway:
 @contextmanager
 def running_gateway(base: Settings, journal: JournalSettings, **billing: Any) -> Iterator[RunningGateway]:
     """A gateway on a free port with ``billing`` overrides (timeouts, breaker) and its own journal."""
-    server = BackgroundServer(None)
-    settings = dataclasses.replace(
-        base, billing=dataclasses.replace(base.billing, **billing), journal=journal,
-        server=dataclasses.replace(base.server, listen=f"127.0.0.1:{server.port}"))
-    gateway = Gateway.from_settings(settings)
-    server.set_app(create_app(settings, gateway))
-    with server:
+    settings = dataclasses.replace(base, billing=dataclasses.replace(base.billing, **billing), journal=journal)
+    with gateway_in_thread(settings) as server:
         client = zeep.Client(f"{server.url}/soap?wsdl", settings=zeep.Settings(strict=True, force_https=False))
-        try:
-            yield RunningGateway(server, gateway, client.service, client)
-        finally:
-            gateway.close()
+        yield RunningGateway(server, server.app.gateway, client.service, client)  # type: ignore[attr-defined]
 
 
 def new_key() -> str:

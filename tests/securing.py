@@ -12,11 +12,10 @@ import requests
 import zeep
 from lxml import etree
 
+from serving import gateway_in_thread
 from envelopes import ENV, HEADERS, envelope
 from soap_gateway.config import Settings
-from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
-from soap_gateway.application import create_app
 
 NS = {"gw": "urn:soap-gateway:billing", "soap": ENV}
 
@@ -31,17 +30,8 @@ def auth_from_toml(tmp_dir: Path, text: str) -> Any:
 @contextmanager
 def secured_gateway(base: Settings, auth: Any, **server: Any) -> Iterator[BackgroundServer]:
     """A real HTTP gateway in front of the emulator, with ``auth`` and server overrides."""
-    http = BackgroundServer(None)
-    settings = dataclasses.replace(base, auth=auth, server=dataclasses.replace(
-        base.server, listen=f"127.0.0.1:{http.port}", **server))
-    app = create_app(settings, Gateway.from_settings(settings))  # with its journal, as in production
-    http.set_app(app)
-    http.app = app  # type: ignore[attr-defined]
-    try:
-        with http:
-            yield http
-    finally:
-        app.gateway.close()
+    with gateway_in_thread(dataclasses.replace(base, auth=auth), **server) as http:  # with its journal
+        yield http
 
 
 def soap_client(server: BackgroundServer, user: str | None = None, password: str | None = None,

@@ -1,14 +1,41 @@
-"""Running the gateway (or nginx) as a separate process in tests: a free port, wait until up, stop."""
+"""Running the gateway in tests: in this process (a thread serving real HTTP), or (like nginx) as a separate
+process: a free port, wait until up, stop."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import pytest
 import requests
+
+from soap_gateway.application import create_app
+from soap_gateway.config import Settings
+from soap_gateway.core import Gateway
+from soap_gateway.devserver import BackgroundServer
+
+
+@contextmanager
+def gateway_in_thread(settings: Settings, make_gateway: Callable[[Settings], Gateway] = Gateway.from_settings,
+                      **server: Any) -> Iterator[BackgroundServer]:
+    """The gateway on a free port of this process, its WSDL naming that port (``server``: ServerSettings
+    overrides); ``.app`` is its WSGI app, and its gateway is closed afterwards."""
+    http = BackgroundServer(None)  # bound first: the settings name its port
+    settings = dataclasses.replace(settings, server=dataclasses.replace(
+        settings.server, listen=f"127.0.0.1:{http.port}", **server))
+    app = create_app(settings, make_gateway(settings))
+    http.set_app(app)
+    http.app = app  # type: ignore[attr-defined]
+    try:
+        with http:
+            yield http
+    finally:
+        app.gateway.close()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,3 +156,12 @@ def test_a_package_imports_only_from_layers_below(unit: str) -> None:
     upward = sorted({f"{p.relative_to(PACKAGE)} imports {name}" for p in files for name in imports_of(p)
                      if (other := unit_of(name)) not in (None, unit) and RANK[other] >= RANK[unit]})
     assert upward == []
+
+
+def test_starting_up_imports_no_metrics_library_before_the_master_sets_its_directory() -> None:
+    # deploy/gunicorn.conf.py imports the bootstrap, then sets PROMETHEUS_MULTIPROC_DIR: prometheus_client
+    # picks its multiprocess mode when first imported, so the bootstrap must not import it (nor spyne).
+    code = ("import sys, soap_gateway.bootstrap; "
+            "print(sorted(m for m in sys.modules if m.startswith(('prometheus', 'spyne'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"

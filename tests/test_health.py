@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
+from contextlib import AbstractContextManager
 from typing import Any, Iterator
 
 import pytest
 import requests
 
+from serving import gateway_in_thread
 from soap_gateway.backend import BillingClient
 from soap_gateway.config import Settings
 from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
-from soap_gateway.application import create_app
 
 
 def readyz(server: BackgroundServer) -> tuple[int, dict[str, dict[str, Any]]]:
@@ -24,13 +24,8 @@ def readyz(server: BackgroundServer) -> tuple[int, dict[str, dict[str, Any]]]:
     return response.status_code, {check["name"]: check for check in body["checks"]}
 
 
-def serve(settings: Settings, client: BillingClient) -> BackgroundServer:
-    server = BackgroundServer(None)
-    settings = settings.replace(server=dataclasses.replace(settings.server, listen=f"127.0.0.1:{server.port}"))
-    app = create_app(settings, Gateway(client))
-    server.set_app(app)
-    server.app = app  # type: ignore[attr-defined]
-    return server
+def serve(settings: Settings, client: BillingClient) -> AbstractContextManager[BackgroundServer]:
+    return gateway_in_thread(settings, lambda _: Gateway(client))
 
 
 @pytest.fixture

@@ -17,10 +17,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 
-from soap_gateway.application import create_app
+from serving import gateway_in_thread
 from soap_gateway.config import JournalSettings
-from soap_gateway.core import Gateway
-from soap_gateway.devserver import BackgroundServer
 from soap_gateway.emulator import Emulator
 from soap_gateway.security.settings import AuthSettings
 
@@ -38,15 +36,10 @@ def base_url(pki: Any, gateway_settings: Any, tmp_path_factory: pytest.TempPathF
     emulator = Emulator(str(pki.server_cert), str(pki.server_key), str(pki.client_ca))
     emulator.start()
     billing = dataclasses.replace(gateway_settings.billing, url=emulator.url, read_retries=0)
-    server = BackgroundServer(None)
     journal = JournalSettings(path=str(tmp_path_factory.mktemp("schemathesis") / "journal.sqlite3"))
-    settings_ = dataclasses.replace(gateway_settings, billing=billing, auth=AuthSettings(mode="none"), server=(
-        dataclasses.replace(gateway_settings.server, listen=f"127.0.0.1:{server.port}")), journal=journal)
-    app = create_app(settings_, Gateway.from_settings(settings_))
-    server.set_app(app)
-    with server:
+    settings_ = dataclasses.replace(gateway_settings, billing=billing, auth=AuthSettings(mode="none"), journal=journal)
+    with gateway_in_thread(settings_) as server:
         yield f"{server.url}/api/v1"
-    app.gateway.close()
     emulator.stop()
 
 

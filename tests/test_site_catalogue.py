@@ -14,6 +14,7 @@ import pytest
 import requests
 import zeep
 
+from serving import gateway_in_thread
 from soap_gateway.backend import BillingClient
 from soap_gateway.config import Settings, check_runtime
 from soap_gateway.core import Gateway
@@ -53,17 +54,11 @@ def site_server(gateway_settings: Settings, emulator: Any, tmp_path_factory: pyt
                 ) -> Iterator[BackgroundServer]:
     path = tmp_path_factory.mktemp("site") / "site.toml"
     path.write_text(SITE_CATALOGUE, encoding="utf-8")
-    server = BackgroundServer(None)
     settings = gateway_settings.replace(
-        billing=dataclasses.replace(gateway_settings.billing, catalogue_files=(str(path),)),
-        server=dataclasses.replace(gateway_settings.server, listen=f"127.0.0.1:{server.port}"))
+        billing=dataclasses.replace(gateway_settings.billing, catalogue_files=(str(path),)))
     check_runtime(settings)
-    app = create_app(settings, Gateway(BillingClient.from_settings(settings.billing)))
-    server.set_app(app)
-    server.app = app  # type: ignore[attr-defined]
-    with server:
+    with gateway_in_thread(settings, lambda s: Gateway(BillingClient.from_settings(s.billing))) as server:
         yield server
-    app.gateway.close()
 
 
 @pytest.fixture
@@ -110,15 +105,10 @@ def test_site_procedure_on_the_help_page_and_in_the_metrics(site_server: Backgro
 
 @pytest.fixture(scope="module")
 def execute_server(gateway_settings: Settings) -> Iterator[BackgroundServer]:
-    server = BackgroundServer(None)
     settings = gateway_settings.replace(
-        billing=dataclasses.replace(gateway_settings.billing, execute_procedures=(PROC,)),
-        server=dataclasses.replace(gateway_settings.server, listen=f"127.0.0.1:{server.port}"))
-    app = create_app(settings, Gateway(BillingClient.from_settings(settings.billing)))
-    server.set_app(app)
-    with server:
+        billing=dataclasses.replace(gateway_settings.billing, execute_procedures=(PROC,)))
+    with gateway_in_thread(settings, lambda s: Gateway(BillingClient.from_settings(s.billing))) as server:
         yield server
-    app.gateway.close()
 
 
 def test_no_execute_operation_by_default(gateway_server: Any) -> None:

@@ -16,6 +16,7 @@ import requests
 import zeep
 from lxml import etree
 
+from serving import gateway_in_thread
 from envelopes import ENV, envelope, operation
 
 NS = {"wsdl": "http://schemas.xmlsoap.org/wsdl/", "xs": "http://www.w3.org/2001/XMLSchema",
@@ -256,19 +257,12 @@ def test_unreachable_billing_is_an_unavailable_fault(gateway_settings: Any) -> N
     import dataclasses
     import socket
 
-    from soap_gateway.devserver import BackgroundServer
-    from soap_gateway.application import create_app
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     billing = dataclasses.replace(gateway_settings.billing, url=f"https://127.0.0.1:{closed_port}/api.php",
                                   read_retries=0)
-    server = BackgroundServer(None)
-    settings = dataclasses.replace(gateway_settings, billing=billing, server=dataclasses.replace(
-        gateway_settings.server, listen=f"127.0.0.1:{server.port}"))
-    server.set_app(create_app(settings))
-    with server:
+    with gateway_in_thread(dataclasses.replace(gateway_settings, billing=billing)) as server:
         client = zeep.Client(f"{server.url}/soap?wsdl", settings=zeep.Settings(strict=True, force_https=False))
         fault = fault_of(lambda: client.service.CLN_USR_GET(SELECT_ID=IVANOV))
     assert fault.code.endswith("Server.BillingUnavailable") and detail_code(fault) == "BILLING_UNAVAILABLE"

@@ -23,13 +23,11 @@ import zeep
 import zeep.exceptions
 
 from envelopes import operation
-from serving import free_port, stop, wait_until_up
+from serving import free_port, gateway_in_thread, stop, wait_until_up
 from soap_gateway.config import Settings
-from soap_gateway.devserver import BackgroundServer
 from soap_gateway.emulator import Emulator
 from soap_gateway.errors import ConfigurationError
 from soap_gateway.ops.logs import configure_logging
-from soap_gateway.application import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 BUFFER_ROWS = 5
@@ -203,14 +201,8 @@ def test_buffer_rows_must_be_positive(tmp_path: Path) -> None:
 def in_process(own_emulator: Emulator, gateway_settings: Any) -> Iterator[str]:
     """The gateway in this process (the dev server), so its log lines can be read."""
     billing = dataclasses.replace(gateway_settings.billing, url=own_emulator.url)
-    server = BackgroundServer(None)
-    settings = dataclasses.replace(gateway_settings, billing=billing, server=dataclasses.replace(
-        gateway_settings.server, listen=f"127.0.0.1:{server.port}", buffer_rows=BUFFER_ROWS))
-    app = create_app(settings)
-    server.set_app(app)
-    with server:
+    with gateway_in_thread(dataclasses.replace(gateway_settings, billing=billing), buffer_rows=BUFFER_ROWS) as server:
         yield server.url
-    app.gateway.close()
 
 
 @pytest.fixture
