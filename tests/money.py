@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +14,6 @@ import zeep
 from lxml import etree
 
 from serving import gateway_in_thread
-from serving import stop, wait_until_up
 from soap_gateway.config import JournalSettings, Settings
 from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
@@ -108,15 +104,3 @@ def write_config(path: Path, settings: Settings, *, listen: str, journal: dict[s
     return path
 
 
-@contextmanager
-def served(config: Path, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``python -m soap_gateway serve --config`` (gunicorn) until /healthz answers; stopped at the end."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
-                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_until_up(port, process, log, "/healthz")
-        yield process
-    finally:
-        stop(process)

@@ -4,12 +4,14 @@ process: a free port, wait until up, stop."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import pytest
 import requests
@@ -18,6 +20,8 @@ from soap_gateway.application import create_app
 from soap_gateway.config import Settings
 from soap_gateway.core import Gateway
 from soap_gateway.devserver import BackgroundServer
+
+ROOT = Path(__file__).parent.parent
 
 
 @contextmanager
@@ -81,3 +85,20 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextmanager
+def serve_process(config: Path, port: int, log: Path, env: Mapping[str, str] | None = None, cwd: Path = ROOT,
+                  host: str = "127.0.0.1") -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m soap_gateway serve --config`` (gunicorn, its output in ``log``) until /healthz answers on
+    ``port``; stopped gracefully at the end (its ``returncode`` is then set).  ``env``: instead of ours."""
+    environ = dict(os.environ if env is None else env)
+    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environ.get("PYTHONPATH")]))
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
+                                   cwd=cwd, env=environ, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(port, process, log, "/healthz", host=host)
+        yield process
+    finally:
+        stop(process)

@@ -14,7 +14,7 @@ import pytest
 import requests
 import zeep
 
-from serving import free_port, ipv6_loopback, stop, wait_until_up
+from serving import free_port, ipv6_loopback, serve_process, stop, wait_until_up
 from soap_gateway.demo import render_config
 
 ROOT = Path(__file__).parent.parent
@@ -169,21 +169,15 @@ def test_serve_runs_gunicorn_workers_that_answer(billing_settings: Any, tmp_path
     port = free_port()
     config = tmp_path / "gateway.toml"
     config.write_text("[server]\nworkers = 2\nthreads = 2\n[auth]\nmode = \"none\"\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **_env(billing_settings),
+    env = {**os.environ, **_env(billing_settings),
            "SOAP_GATEWAY_LISTEN": f"127.0.0.1:{port}", "SOAP_GATEWAY_PUBLIC_URL": "https://gw.isp.example/soap"}
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
-                                   stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
-    try:
-        wait_until_up(port, process, log, "/healthz")
+    with serve_process(config, port, log, env, cwd=tmp_path) as process:
         wsdl = requests.get(f"http://127.0.0.1:{port}/soap?wsdl", timeout=10).text
         assert 'location="https://gw.isp.example/soap"' in wsdl
         client = zeep.Client(f"http://127.0.0.1:{port}/soap?wsdl", settings=zeep.Settings(force_https=False))
         service = client.create_service("{urn:soap-gateway:billing}BillingGateway", f"http://127.0.0.1:{port}/soap")
         assert service.CLN_USR_GET(SELECT_ID=101).NAME == "Иванов Иван Иванович"
-    finally:
-        stop(process)
     output = log.read_text(errors="replace")
     assert process.returncode == 0, output
     assert output.count("Booting worker") == 2
@@ -196,18 +190,12 @@ def test_serve_listens_on_an_ipv6_address(billing_settings: Any, tmp_path: Path)
     port = free_port("::1")
     config = tmp_path / "gateway.toml"
     config.write_text("[server]\nworkers = 1\nthreads = 1\n[auth]\nmode = \"none\"\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **_env(billing_settings), "SOAP_GATEWAY_LISTEN": f"[::1]:{port}"}
+    env = {**os.environ, **_env(billing_settings), "SOAP_GATEWAY_LISTEN": f"[::1]:{port}"}
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
-                                   stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
-    try:
-        wait_until_up(port, process, log, "/healthz", host="::1")
+    with serve_process(config, port, log, env, cwd=tmp_path, host="::1") as process:
         client = zeep.Client(f"http://[::1]:{port}/soap?wsdl", settings=zeep.Settings(force_https=False))
         # the address the WSDL publishes is one a consumer can call: zeep calls it below
         assert client.wsdl.services["BillingService"].ports["BillingGateway"].binding_options["address"] == \
             f"http://[::1]:{port}/soap"
         assert client.service.CLN_USR_GET(SELECT_ID=101).NAME == "Иванов Иван Иванович"
-    finally:
-        stop(process)
     assert process.returncode == 0, log.read_text(errors="replace")

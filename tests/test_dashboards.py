@@ -11,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,7 +20,7 @@ import requests
 import zeep
 from prometheus_client.parser import text_string_to_metric_families
 
-from serving import free_port, stop, wait_until_up
+from serving import free_port, serve_process
 
 ROOT = Path(__file__).parent.parent
 RULES = ROOT / "deploy" / "prometheus-alerts.yml"
@@ -92,13 +91,8 @@ def scraped(billing_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> 
            "SOAP_GATEWAY_BILLING_SERVER_NAME": billing_settings.server_name,
            "SOAP_GATEWAY_BILLING_LOGIN": billing_settings.login,
            "SOAP_GATEWAY_BILLING_PASSWORD": billing_settings.password, "SOAP_GATEWAY_LISTEN": f"127.0.0.1:{port}"}
-    log = workdir / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
-                                   env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=workdir)
-    try:
+    with serve_process(config, port, workdir / "serve.log", env, cwd=workdir):
         url = f"http://127.0.0.1:{port}"
-        wait_until_up(port, process, log, "/healthz")
         client = zeep.Client(f"{url}/soap?wsdl", settings=zeep.Settings(force_https=False))
         service = client.create_service("{urn:soap-gateway:billing}BillingGateway", f"{url}/soap")
         service.CLN_USR_GET(SELECT_ID=101)
@@ -108,8 +102,6 @@ def scraped(billing_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> 
             service.CLN_USR_GET(SELECT_ID=999999)
         assert requests.get(f"{url}/readyz", timeout=30).status_code == 200
         text = requests.get(f"{url}/metrics", timeout=30).text
-    finally:
-        stop(process)
     samples: Samples = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

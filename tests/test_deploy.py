@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from lxml import etree
 
 from envelopes import HEADERS, operation
-from serving import free_port, stop, wait_until_up
+from serving import free_port, serve_process, stop, wait_until_up
 from soap_gateway.certs import create_server_cert
 
 ROOT = Path(__file__).parent.parent
@@ -424,11 +424,7 @@ def test_soap_gateway_serve_runs_gunicorn_with_shared_metrics(billing_settings: 
     env = gateway_environment(billing_settings, tmp_path, f"127.0.0.1:{port}", config)
     del env["PROMETHEUS_MULTIPROC_DIR"]  # serve makes its own
     log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
-                                   env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=tmp_path)  # its journal
-    try:
-        wait_until_up(port, process, log, "/healthz")
+    with serve_process(config, port, log, env, cwd=tmp_path):
         url = f"http://127.0.0.1:{port}"
         wsdl = requests.get(f"{url}/soap?wsdl", timeout=10)
         assert wsdl.status_code == 200 and f'location="{url}/soap"'.encode() in wsdl.content
@@ -436,8 +432,6 @@ def test_soap_gateway_serve_runs_gunicorn_with_shared_metrics(billing_settings: 
         with ThreadPoolExecutor(max_workers=6) as pool:
             assert set(pool.map(lambda i: post(f"{url}/soap", 101).status_code, range(12))) == {200}
         assert {sample(scrape(url), ok) for _ in range(4)} == {12.0}
-    finally:
-        stop(process)
     assert "Booting worker" in log.read_text()
 
 

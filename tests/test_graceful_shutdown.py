@@ -14,8 +14,8 @@ import pytest
 import requests
 import zeep
 
-from money import marked, new_key, served, write_config
-from serving import free_port
+from money import marked, new_key, write_config
+from serving import free_port, serve_process
 from soap_gateway.journal.sqlite import SqliteJournal
 
 
@@ -25,7 +25,7 @@ def test_sigterm_lets_an_in_flight_payment_finish(gateway_settings: Any, emulato
     config = write_config(tmp_path / "gateway.toml", gateway_settings, listen=f"127.0.0.1:{port}",
                           journal={"path": str(journal_file)}, server={"workers": 1, "threads": 2})
     key, before, started = new_key(), emulator.balance(103), time.time()
-    with served(config, port, tmp_path / "gunicorn.log") as process:
+    with serve_process(config, port, tmp_path / "gunicorn.log") as process:
         service = zeep.Client(f"http://127.0.0.1:{port}/soap?wsdl").service
         emulator.add_fault("latency", proc="CLN_FIN_OPER_ADD", count=1, ms=2500)
         answer: list[Any] = []

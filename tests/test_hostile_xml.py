@@ -9,10 +9,7 @@ bounds are loose on purpose: they catch an expansion, not a slow machine.
 from __future__ import annotations
 
 import base64
-import os
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,7 +19,7 @@ import requests
 from lxml import etree
 
 from envelopes import ENV, envelope
-from serving import stop, wait_until_up
+from serving import serve_process
 from soap_gateway.security.passwords import hash_password
 
 REPO = Path(__file__).parent.parent
@@ -78,19 +75,11 @@ mode = "basic"
 password_hash = "{hash_password(PASSWORD)}"
 roles = ["admin"]
 """, encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    log = workdir / "serve.log"
-    with log.open("wb") as out:
-        master = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
-                                  env=env, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)  # its journal
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(port, master, log, "/healthz")
+    with serve_process(config, port, workdir / "serve.log", cwd=workdir) as master:
         children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
         assert len(children) == 1, children
         yield {"url": url, "port": port, "worker": int(children[0])}
-    finally:
-        stop(master)
 
 
 def peak_rss_kb(pid: int) -> int:

@@ -12,8 +12,6 @@ import io
 import json
 import logging
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -23,7 +21,7 @@ import zeep
 import zeep.exceptions
 
 from envelopes import operation
-from serving import free_port, gateway_in_thread, stop, wait_until_up
+from serving import free_port, gateway_in_thread, serve_process
 from soap_gateway.config import Settings
 from soap_gateway.emulator import Emulator
 from soap_gateway.errors import ConfigurationError
@@ -66,16 +64,8 @@ mode = "none"
 path = "{config.parent / 'journal.sqlite3'}"
 """, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOAP_GATEWAY_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    log = config.parent / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
-                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_until_up(port, process, log, "/healthz")
+    with serve_process(config, port, config.parent / "serve.log", env):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
 
 
 def _envelope(**args: Any) -> bytes:

@@ -8,16 +8,13 @@ while a new one starts.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from envelopes import operation
-from serving import free_port, stop, wait_until_up
+from serving import free_port, serve_process
 
 REPO = Path(__file__).parent.parent
 ENVELOPE = operation("CLN_HOME_LIST", P_ID=5)
@@ -49,13 +46,7 @@ threads = 2
 [auth]
 mode = "none"
 """, encoding="utf-8")
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        master = subprocess.Popen([sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)],
-                                  env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=out, stderr=subprocess.STDOUT,
-                                  cwd=tmp_path)
-    try:
-        wait_until_up(port, master, log, "/healthz")
+    with serve_process(config, port, tmp_path / "serve.log", cwd=tmp_path) as master:
         seen = {_worker(master.pid)}
         for _ in range(requests_sent):
             response = requests.post(f"http://127.0.0.1:{port}/soap", data=ENVELOPE.encode(), timeout=60,
@@ -66,8 +57,6 @@ mode = "none"
             except ValueError:  # between the old worker's exit and the new one's start
                 pass
         return seen
-    finally:
-        stop(master)
 
 
 def test_a_worker_is_replaced_after_max_requests(billing_settings: Any, tmp_path: Path) -> None:
