@@ -6,14 +6,15 @@ procedure and the field, so a site editing its own file knows where to look.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, get_args
 
 from ..errors import ConfigurationError
-from .model import (ARGUMENT_ROLES, COLUMN_ROLES, PROCEDURE_ROLES, RECONCILERS, Argument, Catalogue, Column,
-                    Procedure)
+from .model import (ARGUMENT_ROLES, COLUMN_ROLES, PROCEDURE_ROLES, RECONCILERS, Argument, Catalogue, Column, Mode,
+                    Procedure, Shape)
 from .types import Integer, Money, Text, parse_type
 
 BUILTIN = "procedures.toml"
@@ -23,8 +24,8 @@ _PROC_KEYS = {"mode", "result", "session", "tags", "doc_ru", "doc_en", "note", "
 _ARG_KEYS = {"name", "type", "format", "required", "fixed", "fixed_null", "choices", "secret", "positive", "doc_ru",
              "doc_en", "role"}
 _COL_KEYS = {"name", "type", "format", "secret", "doc_ru", "doc_en", "role"}
-_MODES = {"read", "write", "login"}
-_SHAPES = {"none", "status", "row", "rows"}
+_MODES = set(get_args(Mode))
+_SHAPES = set(get_args(Shape))
 
 
 class _Where:
@@ -258,13 +259,7 @@ def _truncate(proc: Procedure, count: int) -> Procedure:
         raise ConfigurationError(f"arg_counts: {proc.name} cannot drop required arguments ({names})")
     if proc.marker and any(a.name == proc.marker for a in dropped):
         raise ConfigurationError(f"arg_counts: {proc.name} cannot drop {proc.marker}, its reconciliation marker")
-    return Procedure(**{**_fields(proc), "args": proc.args[:count]})
-
-
-def _fields(proc: Procedure) -> dict[str, Any]:
-    return {k: getattr(proc, k) for k in
-            ("name", "mode", "result", "args", "columns", "session", "tags", "doc_ru", "doc_en", "note", "source",
-             "idempotent", "marker", "reconcile", "roles", "probe")}
+    return dataclasses.replace(proc, args=proc.args[:count])
 
 
 def _require(entry: dict[str, Any], key: str, where_text: str, where: _Where) -> Any:
