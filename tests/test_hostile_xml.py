@@ -9,6 +9,7 @@ bounds are loose on purpose: they catch an expansion, not a slow machine.
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import time
 from pathlib import Path
@@ -198,13 +199,14 @@ def test_a_chunked_body_within_the_limit_is_read_whole(served: dict[str, Any]) -
     assert "Казань" in answer.decode("utf-8")
 
 
-def _trickle(port: int, head: dict[str, str], pieces: Iterator[bytes], pause: float) -> tuple[bytes, float]:
+def _trickle(port: int, head: dict[str, str], pieces: Iterator[bytes], pause: float,
+             path: str = "/soap") -> tuple[bytes, float]:
     """Send the headers, then one piece per ``pause`` until the server answers; its answer and when it came."""
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     lines = {"Host": f"127.0.0.1:{port}", "Content-Type": XML, "Authorization": f"Basic {token}", **head}
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), timeout=SECONDS * 3) as conn:
-        conn.sendall(("POST /soap HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in lines.items())
+        conn.sendall((f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in lines.items())
                       + "\r\n").encode())
         conn.settimeout(pause)
         answer = b""
@@ -247,6 +249,17 @@ def test_a_body_that_trickles_in_is_cut_off_at_the_deadline(served: dict[str, An
     assert fault_code(rest.partition(b"\r\n\r\n")[2]).endswith("Client.RequestTimeout")
     assert BODY_SECONDS - 0.5 <= elapsed < BODY_SECONDS + SECONDS
     assert requests.get(f"{served['url']}/healthz", timeout=SECONDS).status_code == 200
+
+
+def test_a_rest_body_that_trickles_in_is_a_timeout_problem(served: dict[str, Any]) -> None:
+    head = {"Content-Length": "4000", "Content-Type": "application/json"}
+    answer, elapsed = _trickle(served["port"], head, (b" " for _ in range(4000)), pause=0.5,
+                               path="/api/v1/CLN_USR_GET")
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"408", answer[:300]
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert b"application/problem+json" in headers and json.loads(body)["code"] == "REQUEST_TIMEOUT"
+    assert BODY_SECONDS - 0.5 <= elapsed < BODY_SECONDS + SECONDS
 
 
 def test_the_worker_survives_all_of_it(served: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ _ERRORS = {
     "401": "Требуется аутентификация / authentication required (AUTHENTICATION_REQUIRED)",
     "403": "Адрес, роль или логин биллинга не позволяют / address, role or billing login refused "
            "(ADDRESS_NOT_ALLOWED, PERMISSION_DENIED, AUTHENTICATION_FAILED)",
+    "408": "Тело запроса не пришло вовремя / the body did not arrive within server.body_timeout (REQUEST_TIMEOUT)",
     "413": "Слишком большой запрос / the body is over server.max_body_bytes (REQUEST_TOO_LARGE)",
     "502": "Биллинг вернул ошибку или неверный ответ / the billing reported an error or answered badly "
            "(BILLING_ERROR, BILLING_TLS, BILLING_MALFORMED_REPLY)",
