@@ -30,8 +30,8 @@ import requests
 import zeep
 from zeep.transports import Transport
 
-from money import served, write_config
-from serving import free_port
+from money import write_config
+from serving import free_port, serve_process
 from soap_gateway.backend.tls import build_ssl_context, load_client_identity
 from soap_gateway.emulator import Emulator
 from soap_gateway.journal import open_journal
@@ -260,7 +260,7 @@ def test_soak_two_instances_sharing_a_postgresql_journal(billing: Emulator, pki:
     journal = {"url": postgres.database()}
     config_a, port_a = gateway_config(tmp_path, "a", gateway_settings, billing, journal, workers=2)
     config_b, port_b = gateway_config(tmp_path, "b", gateway_settings, billing, journal, workers=2)
-    with served(config_a, port_a, tmp_path / "a.log"), served(config_b, port_b, tmp_path / "b.log"):
+    with serve_process(config_a, port_a, tmp_path / "a.log"), serve_process(config_b, port_b, tmp_path / "b.log"):
         soak(billing, pki, [f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"],
              JournalSettings(**journal), seed=1, capsys=capsys)
 
@@ -270,5 +270,5 @@ def test_soak_one_instance_with_several_workers_on_sqlite(billing: Emulator, pki
                                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     journal = {"path": str(tmp_path / "journal.sqlite3")}
     config, port = gateway_config(tmp_path, "single", gateway_settings, billing, journal, workers=3)
-    with served(config, port, tmp_path / "single.log"):
+    with serve_process(config, port, tmp_path / "single.log"):
         soak(billing, pki, [f"http://127.0.0.1:{port}"], JournalSettings(**journal), seed=2, capsys=capsys)
