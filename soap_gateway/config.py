@@ -56,6 +56,9 @@ class BillingSettings:
     breaker_reset_seconds: float = 30.0
     catalogue_files: tuple[str, ...] = ()
     arg_counts: Mapping[str, int] = field(default_factory=dict)
+    # What a write's reply may look like to count as success (backend/writereply.py): "empty" and/or
+    # "columns"; any other reply to a write is an unknown outcome that goes to reconciliation.
+    write_success: tuple[str, ...] = ("empty", "columns")
     # Procedures outside the catalogue that the generic EXECUTE operation may run;
     # empty (the default): there is no EXECUTE operation at all.
     execute_procedures: tuple[str, ...] = ()
@@ -142,12 +145,16 @@ class JournalSettings:
     ``lease_seconds`` / ``wait_seconds`` (0 = derived from the billing
     timeouts): how long one request may hold a key, and how long a duplicate
     waits for it.
+    ``key_scope``: idempotency keys belong to the authenticated caller
+    ("caller", the default), or to everyone ("shared": several front ends
+    that post for one cashier and must see each other's keys).
     """
 
     path: str = field(default_factory=default_journal_path)
     url: str = field(default="", repr=False)
     lease_seconds: float = 0.0
     wait_seconds: float = 0.0
+    key_scope: Literal["caller", "shared"] = "caller"
 
 
 def write_budget(billing: BillingSettings, journal: JournalSettings) -> float:
@@ -308,6 +315,10 @@ def _check(settings: Settings) -> None:
         except re.error as exc:
             raise ConfigurationError(
                 f"billing.session_expired_patterns: {pattern!r} is not a regular expression ({exc})") from None
+    unknown_shapes = sorted(set(billing.write_success) - {"empty", "columns"})
+    if unknown_shapes or not billing.write_success:
+        raise ConfigurationError(f"billing.write_success: {unknown_shapes or 'nothing'} is not a list of "
+                                 "\"empty\" and/or \"columns\"")
     for name in billing.execute_procedures:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise ConfigurationError(f"billing.execute_procedures: {name!r} is not a procedure name")

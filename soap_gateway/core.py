@@ -30,7 +30,9 @@ class Gateway:
         self.catalogue = client.catalogue
         self.secret_names = secret_columns(self.catalogue)
         self.journal = journal
-        self.writes = WriteGuard(client, journal, journal_settings or JournalSettings()) if journal else None
+        journal_settings = journal_settings or JournalSettings()
+        self.shared_keys = journal_settings.key_scope == "shared"
+        self.writes = WriteGuard(client, journal, journal_settings) if journal else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Gateway:
@@ -50,7 +52,8 @@ class Gateway:
         ``principal`` is the authenticated caller (None: a library caller, who
         may run anything but sees no secret column either).  Writes are
         journaled and audited under ``caller``; ``idempotency_key`` makes
-        an idempotent write safe to repeat (docs/money-safety.md).
+        an idempotent write safe to repeat, and belongs to ``caller``
+        unless keys are shared (docs/money-safety.md).
         """
         proc = self.client.procedure(name)
         if principal is not None:
@@ -63,8 +66,9 @@ class Gateway:
                 raise AuthenticationFailed(login=str(args.get(login.name, "")) if login else "",
                                            billing_message=exc.billing_message) from None
         if proc.writes and self.writes is not None:
+            who = Who(_who(caller, credentials, suid), correlation_id, scope="" if self.shared_keys else caller)
             rows = self.writes.run(proc, args, lambda a: self.client.call(name, a, suid=suid, credentials=credentials),
-                                   idempotency_key, Who(_who(caller, credentials, suid), correlation_id))
+                                   idempotency_key, who)
         elif idempotency_key:
             raise ConfigurationError("no write journal is configured, so an idempotency key cannot be honoured")
         else:

@@ -51,7 +51,7 @@ def test_the_history_of_one_key_ends_with_its_state(history: dict[str, Any]) -> 
     assert [line.split()[2] for line in lines[1:4]] == ["pending", "done", "replayed"]
     assert all("CLN_FIN_OPER_ADD  101" in line and "1500.00" in line for line in lines[1:4])
     assert f"billing id {history['id']}" in lines[2]
-    assert lines[-1] == f"key {key}: done: billing id {history['id']}"
+    assert lines[-1] == f"key {key} of anonymous: done: billing id {history['id']}"  # keys are per caller
 
 
 def test_filters_by_outcome_date_and_formats(history: dict[str, Any]) -> None:
@@ -75,7 +75,7 @@ def test_an_operator_settles_an_unknown_payment(history: dict[str, Any]) -> None
     resolved = journal_cli(history["config"], "--resolve", key, "--as", "failed", "--reason", "not in CLN_FIN_OPER")
     assert resolved.returncode == 0 and resolved.stdout.strip() == f"key {key}: failed (not in CLN_FIN_OPER)"
     shown = journal_cli(history["config"], "--key", key).stdout
-    assert "resolved" in shown and shown.splitlines()[-1] == f"key {key}: failed: not in CLN_FIN_OPER"
+    assert "resolved" in shown and shown.splitlines()[-1] == f"key {key} of anonymous: failed: not in CLN_FIN_OPER"
     again = journal_cli(history["config"], "--resolve", history["keys"]["paid"], "--as", "failed", "--reason", "x")
     assert again.returncode == 1 and "is done and was left as it is" in again.stdout
 

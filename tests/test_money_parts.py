@@ -29,7 +29,7 @@ args = [{ name = "USER_ID", type = "INTEGER" }, { name = "DESCR", type = "VARCHA
 def test_the_money_procedures_are_idempotent_with_their_reconciliation() -> None:
     catalogue = load_catalogue()
     idempotent = {name: (p.marker, p.reconcile) for name, p in catalogue.items() if p.idempotent}
-    assert idempotent == {"CLN_FIN_OPER_ADD": ("DESCR", "fin_oper_marker"), "WEB_USER_PROMISE_PAY": ("", "promise_state")}
+    assert idempotent == {"CLN_FIN_OPER_ADD": ("DESCR", "posting"), "WEB_USER_PROMISE_PAY": ("", "state")}
 
 
 def test_every_reconciler_name_has_a_strategy() -> None:
@@ -44,9 +44,10 @@ def test_every_reconciler_name_has_a_strategy() -> None:
     ('idempotent = true\nmarker = "TYPE"', "'TYPE' is not a text argument"),
     ('idempotent = true\nmarker = "NOPE"', "'NOPE' is not a text argument"),
     ('idempotent = true\nreconcile = "guess"', "'guess' is not one of"),
-    ('idempotent = true\nreconcile = "fin_oper_marker"', "needs a marker argument"),
+    ('idempotent = true\nreconcile = "posting"', "needs a marker argument"),
+    ('idempotent = true\nmarker = "DESCR"\nreconcile = "posting"', "reconcile and a \\[<procedure>.lookup\\] table"),
 ], ids=["not-a-name", "not-a-flag", "marker-without-idempotent", "integer-marker", "fixed-marker",
-        "missing-marker", "unknown-reconciler", "reconciler-without-marker"])
+        "missing-marker", "unknown-reconciler", "reconciler-without-marker", "reconciler-without-lookup"])
 def test_catalogue_refuses_bad_money_flags(extra: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         parse_catalogue(WRITE.replace('result = "status"', f'result = "status"\n{extra}'), "site.toml")
@@ -140,12 +141,17 @@ def test_a_failed_probe_reopens_at_once() -> None:
     assert breaker.state() == "open"  # the pause starts again from the probe
 
 
-def test_marker_is_fixed_length_ascii_and_found_in_text() -> None:
-    marker = marker_for("1c-документ-0001")
+def test_marker_is_fixed_length_ascii_keyed_by_the_secret_and_the_caller() -> None:
+    secret = bytes(range(32))
+    marker = marker_for(secret, "kassa-1", "1c-документ-0001")
     assert len(marker) == LENGTH == RESERVED - 1 and marker.isascii()
-    assert marker == marker_for("1c-документ-0001") != marker_for("1c-документ-0002")
-    assert with_marker("Оплата", marker) == f"Оплата {marker}" and with_marker(None, marker) == marker
-    assert carries(f"Оплата {marker}", marker) and not carries("Оплата", marker) and not carries(None, marker)
+    assert marker == marker_for(secret, "kassa-1", "1c-документ-0001")
+    others = {marker_for(secret, "kassa-1", "1c-документ-0002"), marker_for(secret, "kassa-2", "1c-документ-0001"),
+              marker_for(bytes(32), "kassa-1", "1c-документ-0001")}
+    assert marker not in others and len(others) == 3
+    # in front, so a billing that shortens the text keeps it
+    assert with_marker("Оплата", marker) == f"{marker} Оплата" and with_marker(None, marker) == marker
+    assert carries(f"{marker} Оплата", marker) and not carries("Оплата", marker) and not carries(None, marker)
 
 
 def test_stored_rows_come_back_typed() -> None:
@@ -171,3 +177,26 @@ def test_the_journal_command_loads_nothing_of_the_billing_side() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           cwd=Path(__file__).parent.parent)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+@pytest.mark.parametrize("change, message", [
+    (('procedure = "CLN_FIN_OPER"', 'procedure = "CLN_FIN_OPER_ADD"'), "is not a read procedure"),
+    (('evidence = { column = "DESCR" }', 'evidence = { column = "COMMENT" }'),
+     "evidence.column: CLN_FIN_OPER has no column 'COMMENT'"),
+    (('by = "USER_ID"', 'by = "SELECT_ID"'), "subscriber.by: CLN_FIN_OPER has no argument 'SELECT_ID'"),
+    (('argument = "SUMMA"', 'argument = "NUMBER"'), "amount: NUMBER and SUMMA must be money"),
+    (('from = "DATEL"', 'since = "DATEL"'), "unknown field"),
+], ids=["not-a-read", "unknown-column", "unknown-argument", "amount-not-money", "unknown-key"])
+def test_the_loader_checks_every_name_a_lookup_declares(tmp_path: Path, change: tuple[str, str],
+                                                        message: str) -> None:
+    from importlib import resources
+
+    builtin = resources.files("soap_gateway.catalogue").joinpath("procedures.toml").read_text(encoding="utf-8")
+    start = builtin.index("[CLN_FIN_OPER_ADD]\n")
+    section = builtin[start:builtin.index("[CLN_FIN_OPER]\n")].replace("[CLN_FIN_OPER_ADD]\n",
+                                                                        "[CLN_FIN_OPER_ADD]\nreplace = true\n")
+    assert change[0] in section
+    site = tmp_path / "site.toml"
+    site.write_text(section.replace(change[0], change[1]), encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=message):
+        load_catalogue([site])

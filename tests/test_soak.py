@@ -166,7 +166,8 @@ def operator(billing: Emulator, journal: JournalSettings, stop: threading.Event,
                     continue
                 if any(entry.marker in (op["DESCR"] or "") for op in billing.fin_opers(entry.subscriber)):
                     continue  # posted: the client's next retry finds it and gets the billing's id
-                settled = store.resolve(entry.key, "failed", "not in the billing", Who("soak operator"), time.time())
+                settled = store.resolve(entry.key, "failed", "not in the billing", Who("soak operator"), time.time(),
+                                        scope=entry.scope)
                 if settled is not None and settled.state == "failed":
                     resolved.append(entry.key)
     finally:

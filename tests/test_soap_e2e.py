@@ -159,8 +159,8 @@ def test_find_read_pay_read_list(soap: Any) -> None:
     mine = [op for op in operations if op.ID == posted.ID]
     assert len(mine) == 1
     assert (mine[0].SUMMA, mine[0].NUMBER, mine[0].OP_DATE) == (Decimal("1234.56"), "PP-17", when)
-    # the gateway's reconciliation marker follows the caller's text (docs/money-safety.md)
-    assert re.fullmatch(r"Оплата через 1С, п/п №17 \[gw:[0-9a-f]{16}\]", mine[0].DESCR)
+    # the gateway's reconciliation marker precedes the caller's text (docs/money-safety.md)
+    assert re.fullmatch(r"\[gw:[0-9a-f]{16}\] Оплата через 1С, п/п №17", mine[0].DESCR)
 
 
 def test_fin_oper_on_a_group_covers_its_subscribers(soap: Any) -> None:

@@ -31,6 +31,7 @@ from .breaker import CircuitBreaker
 from .session import SessionManager
 from .stream import RowStream, log_billing_call
 from .transport import Transport
+from .writereply import check_write_reply
 
 log = logging.getLogger("soap_gateway.billing")
 Result = TypeVar("Result")
@@ -221,7 +222,13 @@ class BillingClient:
         except Exception as exc:
             log_billing_call(proc.name, type(exc).__name__, time.perf_counter() - started)
             raise
-        rows = codec.decode_rows(proc, response.body, http_charset=response.charset, fmt=self.wire,
+        body: Any = response.body
+        # A write's reply is small and must be a known shape before it is believed; a write that answers
+        # rows (the generic EXECUTE) hands every column to its caller as it came.
+        if proc.writes and proc.result != "rows":
+            body = response.body.read()
+            check_write_reply(proc, body, response.charset, self.settings.write_success)
+        rows = codec.decode_rows(proc, body, http_charset=response.charset, fmt=self.wire,
                                  expired_patterns=self.expired)
         return RowStream(proc.name, rows, response, started)
 

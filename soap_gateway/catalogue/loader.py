@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, get_args
 
 from ..errors import ConfigurationError
-from .model import (ARGUMENT_ROLES, COLUMN_ROLES, PROCEDURE_ROLES, RECONCILERS, Argument, Catalogue, Column, Mode,
-                    Procedure, Shape)
-from .types import Integer, Money, Text, parse_type
+from .model import (ARGUMENT_ROLES, COLUMN_ROLES, PROCEDURE_ROLES, RECONCILERS, Argument, Catalogue, Column,
+                    Lookup, Mode, Procedure, Shape)
+from .types import Integer, Money, Text, Timestamp, parse_type
 
 BUILTIN = "procedures.toml"
 
 _PROC_KEYS = {"mode", "result", "session", "tags", "doc_ru", "doc_en", "note", "args", "columns", "replace",
-              "idempotent", "marker", "reconcile", "roles", "probe"}
+              "idempotent", "marker", "reconcile", "roles", "probe", "lookup"}
 _ARG_KEYS = {"name", "type", "format", "required", "fixed", "fixed_null", "choices", "secret", "positive", "doc_ru",
              "doc_en", "role"}
 _COL_KEYS = {"name", "type", "format", "secret", "doc_ru", "doc_en", "role"}
@@ -57,6 +57,7 @@ def load_catalogue(
             raise ConfigurationError(f"arg_counts: unknown procedure {name!r}")
         procedures[name] = _truncate(procedures[name], count)
     _check_roles(procedures)
+    check_lookups(procedures)
     return Catalogue(procedures)
 
 
@@ -184,9 +185,84 @@ def _idempotency(name: str, entry: dict[str, Any], mode: str, args: tuple[Argume
             raise where.fail(f"{name}.marker", f"{marker!r} is not a text argument the caller supplies")
     if reconcile and reconcile not in RECONCILERS:
         raise where.fail(f"{name}.reconcile", f"{reconcile!r} is not one of {list(RECONCILERS)}")
-    if reconcile == "fin_oper_marker" and not marker:
-        raise where.fail(f"{name}.reconcile", "fin_oper_marker needs a marker argument")
-    return {"idempotent": idempotent, "marker": marker, "reconcile": reconcile}
+    if reconcile == "posting" and not marker:
+        raise where.fail(f"{name}.reconcile", "posting needs a marker argument")
+    if bool(reconcile) != ("lookup" in entry):
+        raise where.fail(f"{name}.lookup", "reconcile and a [<procedure>.lookup] table go together")
+    lookup = _lookup(entry["lookup"], reconcile, f"{name}.lookup", where) if reconcile else None
+    return {"idempotent": idempotent, "marker": marker, "reconcile": reconcile, "lookup": lookup}
+
+
+# Per reconcile kind: the lookup's parts and, for each, its keys (all required).
+_LOOKUP_PARTS = {
+    "posting": {"subscriber": ("argument", "by", "column"), "amount": ("argument", "column"),
+                "time": ("argument", "from", "to", "column"), "evidence": ("column",), "id": ("column",)},
+    "state": {"subscriber": ("argument", "by"), "amount": ("argument", "column"), "until": ("column",)},
+}
+
+
+def _lookup(entry: Any, kind: str, where_text: str, where: _Where) -> Lookup:
+    if not isinstance(entry, dict):
+        raise where.fail(where_text, "must be a table")
+    parts = _LOOKUP_PARTS[kind]
+    _check_keys(entry, {"procedure", *parts}, where_text, where)
+    values: dict[str, str] = {}
+    for part, keys in parts.items():
+        table = _require(entry, part, where_text, where)
+        optional = {"window_minutes"} if part == "time" else set()
+        if not isinstance(table, dict):
+            raise where.fail(f"{where_text}.{part}", "must be a table such as { column = \"NAME\" }")
+        _check_keys(table, set(keys) | optional, f"{where_text}.{part}", where)
+        for key in keys:
+            value = _require(table, key, f"{where_text}.{part}", where)
+            if not isinstance(value, str) or not value:
+                raise where.fail(f"{where_text}.{part}.{key}", "must be a name")
+            values[f"{part}.{key}"] = value
+    window = entry.get("time", {}).get("window_minutes", 60)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise where.fail(f"{where_text}.time.window_minutes", "must be a positive number of minutes")
+    procedure = _require(entry, "procedure", where_text, where)
+    v = values.get
+    return Lookup(procedure=procedure, subscriber=values["subscriber.argument"], by=values["subscriber.by"],
+                  amount=values["amount.argument"], amount_column=values["amount.column"],
+                  subscriber_column=v("subscriber.column", ""), time=v("time.argument", ""),
+                  time_from=v("time.from", ""), time_to=v("time.to", ""), time_column=v("time.column", ""),
+                  window_minutes=window, evidence_column=v("evidence.column", ""), id_column=v("id.column", ""),
+                  until_column=v("until.column", ""))
+
+
+def check_lookups(procedures: Mapping[str, Procedure]) -> None:
+    """Every name a lookup declares exists where it says: the write's arguments, the lookup's arguments and columns."""
+    for proc in procedures.values():
+        lookup = proc.lookup
+        if lookup is None:
+            continue
+        where = f"catalogue {proc.source}: {proc.name}.lookup"
+        target = procedures.get(lookup.procedure)
+        if target is None or target.mode != "read" or target.result not in ("row", "rows"):
+            raise ConfigurationError(f"{where}.procedure: {lookup.procedure!r} is not a read procedure of the "
+                                     "catalogue that answers rows")
+        mine = {a.name: a for a in proc.params}
+        theirs = {a.name for a in target.params}
+        columns = {c.name: c for c in target.columns}
+        names = [("subscriber.argument", lookup.subscriber, mine), ("amount.argument", lookup.amount, mine),
+                 ("subscriber.by", lookup.by, theirs), ("amount.column", lookup.amount_column, columns)]
+        if proc.reconcile == "posting":
+            names += [("time.argument", lookup.time, mine), ("time.from", lookup.time_from, theirs),
+                      ("time.to", lookup.time_to, theirs), ("subscriber.column", lookup.subscriber_column, columns),
+                      ("time.column", lookup.time_column, columns), ("evidence.column", lookup.evidence_column, columns),
+                      ("id.column", lookup.id_column, columns)]
+        else:
+            names += [("until.column", lookup.until_column, columns)]
+        for part, name, known in names:
+            if name not in known:
+                owner = proc.name if known is mine else lookup.procedure
+                kind = "column" if known is columns else "argument"
+                raise ConfigurationError(f"{where}.{part}: {owner} has no {kind} {name!r}")
+        if not isinstance(mine[lookup.amount].type, Money) or not isinstance(columns[lookup.amount_column].type, Money):
+            raise ConfigurationError(f"{where}.amount: {lookup.amount} and {lookup.amount_column} must be money")
+        if proc.reconcile == "posting" and not isinstance(mine[lookup.time].type, Timestamp):
+            raise ConfigurationError(f"{where}.time.argument: {lookup.time} must be a TIMESTAMP")
 
 
 def _argument(entry: Any, where_text: str, where: _Where) -> Argument:

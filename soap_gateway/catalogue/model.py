@@ -10,8 +10,10 @@ from .types import ValueType
 Mode = Literal["read", "write", "login"]
 Shape = Literal["none", "status", "row", "rows"]
 # How the gateway can tell, after a lost answer, whether an idempotent write
-# took effect (implemented in soap_gateway.journal.reconcile, one per name).
-RECONCILERS = ("fin_oper_marker", "promise_state")
+# took effect (implemented in soap_gateway.journal.reconcile, one per name):
+# "posting": the write leaves a row that a list procedure shows, carrying the
+# marker; "state": the write changes a subscriber's state that a read shows.
+RECONCILERS = ("posting", "state")
 # What the gateway itself relies on, declared in the catalogue rather than named in code; the loader
 # checks them after a site's files are applied.  A procedure's roles: "login" (opens a billing
 # session), "probe" (a harmless read for /readyz and `check`, sent with its ``probe`` arguments).
@@ -57,6 +59,31 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """How a write whose answer was lost is looked up in the billing: declared, never guessed.
+
+    Names of the write's arguments (``subscriber``, ``amount``, ``time``), of
+    the lookup procedure's arguments (``by``, ``time_from``, ``time_to``) and
+    of its reply columns (``*_column``); the loader checks every one.
+    """
+
+    procedure: str
+    subscriber: str
+    by: str
+    amount: str
+    amount_column: str
+    subscriber_column: str = ""  # posting: the row's subscriber
+    time: str = ""  # posting: the write's date argument, and the lookup's window around it
+    time_from: str = ""
+    time_to: str = ""
+    time_column: str = ""
+    window_minutes: int = 60
+    evidence_column: str = ""  # posting: the column that carries the marker
+    id_column: str = ""  # posting: the row's id, answered as the write's ID
+    until_column: str = ""  # state: a date the write moves later
+
+
+@dataclass(frozen=True)
 class Procedure:
     """A billing stored procedure: its arguments in order and its reply shape."""
 
@@ -79,6 +106,7 @@ class Procedure:
     reconcile: str = ""
     roles: tuple[str, ...] = ()
     probe: Mapping[str, Any] = field(default_factory=dict)  # the arguments a "probe" is sent with
+    lookup: Lookup | None = None
     _columns_by_name: Mapping[str, Column] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

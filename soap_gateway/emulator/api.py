@@ -5,10 +5,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from . import wire
 from .errors import BillingError
-from .faults import BEFORE, Fault, FaultBoard
+from .faults import BEFORE, ODD_REPLY, RESHAPE, Fault, FaultBoard
 from .model import Context, Result
 from .procedures import registry, unknown_procedure
 from .replies import Renderer
@@ -54,7 +55,12 @@ class Api:
         before = next((f for f in fired if f.fault in BEFORE), None)
         if before is not None:
             return self._before(before)
-        reply = self.execute(request)
+        odd = next((f for f in fired if f.fault == ODD_REPLY), None)
+        if odd is not None:
+            if odd.commit:
+                self.execute(request)
+            return self._odd(odd)
+        reply = self.execute(request, [f for f in fired if f.fault == RESHAPE])
         for fault in fired:
             if fault.fault == "drop_after_commit":
                 return Reply(drop=True)
@@ -90,15 +96,22 @@ class Api:
         head = f'<?xml version="1.0" encoding="{self.renderer.encoding}"?>\n' if self.renderer.declare else ""
         return Reply(200, self.renderer.content_type, [f"{head}<result><row><id>1</id><balance>12".encode()])
 
-    def execute(self, request: wire.ApiRequest) -> Reply:
+    def _odd(self, fault: Fault) -> Reply:
+        """Error replies of shapes other billings send (the second one is what the vendor's 1C module parses)."""
+        head = f'<?xml version="1.0" encoding="{self.renderer.encoding}"?>\n' if self.renderer.declare else ""
+        body = ("<result>Ошибка: операция не выполнена</result>" if fault.variant == "text" else
+                "<result><errors>1</errors><error_text>Ошибка: операция не выполнена</error_text></result>")
+        return Reply(200, self.renderer.content_type, [(head + body + "\n").encode(self.renderer.codec)])
+
+    def execute(self, request: wire.ApiRequest, reshape: list[Fault] | None = None) -> Reply:
         try:
-            result = self._execute(request)
+            result = self._execute(request, reshape or [])
         except BillingError as error:
             self.stats.incr("billing_errors")
             return Reply(200, self.renderer.content_type, self.renderer.error(error.message))
         return result
 
-    def _execute(self, request: wire.ApiRequest) -> Reply:
+    def _execute(self, request: wire.ApiRequest, reshape: list[Fault]) -> Reply:
         if request.cmd != "execute":
             raise BillingError(f"Неизвестная команда: {request.cmd or 'null'}")
         procedure = self.procedures.get(request.proc)
@@ -133,7 +146,10 @@ class Api:
         assert procedure.handler is not None
         context = Context(login, datetime.now().replace(microsecond=0))
         with self.store.transaction() as conn:
-            reply = self._render(procedure.handler(conn, values, context))  # rows stream from the cursor
+            result = procedure.handler(conn, values, context)
+            for fault in reshape:
+                result = _reshaped(result, fault)
+            reply = self._render(result)  # rows stream from the cursor
         if procedure.writes:
             self.stats.incr("commits")
         for event in context.events:
@@ -142,3 +158,21 @@ class Api:
 
     def _render(self, result: Result) -> Reply:
         return Reply(200, self.renderer.content_type, self.renderer.result(result))
+
+
+def _reshaped(result: Result, fault: Fault) -> Result:
+    """``result`` with one column renamed and/or its values cut short, as another billing might answer."""
+    names = [name for name, _ in result.columns]
+    if fault.column not in names:
+        return result
+    at = names.index(fault.column)
+    columns = [(fault.rename_to or name, kind) if i == at else (name, kind)
+               for i, (name, kind) in enumerate(result.columns)]
+
+    def cut(row: Any) -> tuple[Any, ...]:
+        values = list(row)
+        if fault.max_len is not None and isinstance(values[at], str):
+            values[at] = values[at][:fault.max_len]
+        return tuple(values)
+
+    return Result(columns, (cut(row) for row in result.rows), result.single)

@@ -1,7 +1,10 @@
-"""Fault switches: latency, HTTP errors, dropped or delayed replies around the commit, malformed replies.
+"""Fault switches: latency, HTTP errors, dropped or delayed replies around the commit, malformed replies,
+write replies of shapes other billings send, list replies whose columns differ.
 
 Each fault may be limited to one procedure, to the next ``count`` matching requests, or fire with
-probability ``rate`` (a seeded RNG, so a failing soak run can be replayed).
+probability ``rate`` (a seeded RNG, so a failing soak run can be replayed).  ``latency`` sleeps
+before the procedure runs, so on a write it is a commit delay: longer than the client's read
+timeout, the client gives up and the commit happens afterwards.
 """
 from __future__ import annotations
 
@@ -12,7 +15,12 @@ from typing import Any
 
 BEFORE = ("http_error", "hang_no_commit", "malformed")  # the procedure is NOT executed
 AFTER = ("drop_after_commit", "delay_after_commit")  # the procedure IS executed and committed
-KINDS = ("latency", *BEFORE, *AFTER)
+# The reply replaced by one of another billing's shapes (variant "errors": <errors>1</errors><error_text>,
+# "text": <result>Ошибка ...</result>); the procedure is executed only with ``commit``.
+ODD_REPLY = "odd_reply"
+# A list reply reshaped: ``column`` renamed to ``rename_to`` and/or its values cut to ``max_len`` characters.
+RESHAPE = "reshape"
+KINDS = ("latency", *BEFORE, *AFTER, ODD_REPLY, RESHAPE)
 ACTIONS = ("expire_sessions", "clear")  # immediate actions, accepted wherever a fault is
 DEFAULT_MS = {"latency": 500, "delay_after_commit": 2000, "hang_no_commit": 2000}
 
@@ -26,7 +34,11 @@ class Fault:
     ms: int = 0
     status: int = 500  # http_error only
     body: str | None = None  # http_error only; default: a PHP fatal error text
-    variant: str = "xml"  # malformed only: "xml" (truncated XML) or "php" (a PHP "Fatal error" page)
+    variant: str = "xml"  # malformed: "xml" (truncated XML) or "php" (a PHP "Fatal error" page); odd_reply: see above
+    commit: bool = False  # odd_reply only: the procedure ran and committed before the odd reply
+    column: str | None = None  # reshape only
+    rename_to: str | None = None  # reshape only
+    max_len: int | None = None  # reshape only
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,8 +68,18 @@ def parse_fault(spec: dict[str, Any]) -> Fault:
         raise ValueError("ms must be a non-negative integer (milliseconds)")
     if not isinstance(fault.status, int) or not 400 <= fault.status <= 599:
         raise ValueError("status must be an HTTP error status (400-599)")
-    if fault.variant not in ("xml", "php"):
-        raise ValueError("variant must be 'xml' or 'php'")
+    variants = ("errors", "text") if fault.fault == ODD_REPLY else ("xml", "php")
+    if "variant" not in spec and fault.fault == ODD_REPLY:
+        fault.variant = "errors"
+    if fault.variant not in variants:
+        raise ValueError(f"variant must be one of {', '.join(variants)}")
+    if fault.fault == RESHAPE:
+        if not fault.column or (not fault.rename_to and fault.max_len is None):
+            raise ValueError("reshape needs a column and rename_to and/or max_len")
+        if fault.max_len is not None and (not isinstance(fault.max_len, int) or fault.max_len < 0):
+            raise ValueError("max_len must be a non-negative integer")
+        fault.column = fault.column.upper()
+        fault.rename_to = fault.rename_to.upper() if fault.rename_to else None
     return fault
 
 

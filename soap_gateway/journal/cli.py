@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resolve", metavar="KEY", help="settle an unknown write by hand, after checking the billing")
     parser.add_argument("--as", dest="resolve_as", choices=(DONE, FAILED), help="with --resolve: what the billing shows")
     parser.add_argument("--reason", default="", help="with --resolve: how it was checked (kept in the audit)")
+    parser.add_argument("--caller", help="with --resolve: whose key (needed when several callers used it)")
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -51,11 +52,13 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                                   subscriber=args.subscriber, limit=args.last)
         _print(records, args.format, zone, out)
         if args.key and args.format == "table":
-            entry = journal.entry(args.key)
-            record = _record_column(settings, entry.procedure) if entry else ""
-            state = "no such key" if entry is None else \
-                f"{entry.state}: {entry.reason or _result(entry.result, record)}"
-            print(f"\nkey {args.key}: {state}", file=out)
+            entries = journal.entries(key=args.key)
+            if not entries:
+                print(f"\nkey {args.key}: no such key", file=out)
+            for entry in entries:
+                whose = f" of {entry.scope}" if entry.scope else ""
+                result = _result(entry.result, _record_column(settings, entry.procedure))
+                print(f"\nkey {args.key}{whose}: {entry.state}: {entry.reason or result}", file=out)
     finally:
         journal.close()
     return 0
@@ -65,7 +68,7 @@ def _resolve(journal: Any, args: argparse.Namespace, out: TextIO) -> int:
     if not args.resolve_as or not args.reason:
         raise ConfigurationError("--resolve needs --as done|failed and a --reason saying how it was checked")
     entry = journal.resolve(args.resolve, args.resolve_as, args.reason, Who("operator (soap-gateway journal)"),
-                            time.time())
+                            time.time(), scope=args.caller)
     if entry is None:
         print(f"no such key: {args.resolve}", file=out)
         return 1

@@ -24,8 +24,9 @@ from ..config import JournalSettings, write_budget
 from ..errors import (AuthenticationFailed, BillingError, BillingUnavailable, ConfigurationError, GatewayError,
                       IdempotencyConflict, InvalidArgument, JournalUnavailable, OutcomeUnknown, PermissionDenied,
                       SessionExpired)
+from .calibration import Calibration
 from .marker import marker_for, with_marker
-from .model import (DONE, FAILED, PENDING, UNKNOWN, AuditRecord, Decision, Entry, Subject, Who, dump_rows,
+from .model import (ALARM, DONE, FAILED, PENDING, UNKNOWN, AuditRecord, Decision, Entry, Subject, Who, dump_rows,
                     fingerprint, load_rows)
 from .reconcile import STRATEGIES, Verdict
 from .store import SqlJournal
@@ -42,6 +43,7 @@ class WriteGuard:
         per_call = client.settings.connect_timeout + client.settings.read_timeout
         self.lease = write_budget(client.settings, settings)
         self.wait = settings.wait_seconds or min(self.lease, per_call + 5)
+        self.calibration = Calibration(client, journal)
 
     def run(self, proc: Procedure, args: Mapping[str, Any], send: Send, key: str | None, who: Who) -> list[Row]:
         if not proc.idempotent:
@@ -51,7 +53,7 @@ class WriteGuard:
         # Without a key the write still gets a marker, so a lost answer can be
         # reconciled in this request; only the caller's key makes retries safe.
         key = key or f"gw-{uuid.uuid4().hex}"
-        marker = marker_for(key)
+        marker = marker_for(self.journal.secret(), who.scope, key)
         args = self.client.validate(proc.name, args)
         outgoing = dict(args, **{proc.marker: with_marker(args.get(proc.marker), marker)}) if proc.marker else args
         self.client.encode(proc.name, outgoing)  # the marked arguments must fit, before anything is journaled
@@ -65,6 +67,21 @@ class WriteGuard:
         if decision.action == "reconcile":
             return self._reconcile(proc, args, outgoing, send, decision, who)
         return self._post(proc, args, outgoing, send, decision, who)
+
+    def look_again(self, entry: Entry, who: Who) -> str:
+        """The background resolver's turn on an unknown write: its state afterwards ("done" once found)."""
+        proc = self.client.procedure(entry.procedure)
+        token = self.journal.take_over(entry, who, self.lease, time.time())
+        if token is None:
+            return PENDING  # a request with its key is looking right now
+        verdict = self._check(proc, entry)
+        if verdict.kind == "found":
+            self._found(proc, entry, token, who, verdict)
+            return DONE
+        if verdict.kind == "mismatch":
+            self._alarm(entry, who, verdict.detail)
+        self._finish(entry, token, UNKNOWN, who, reason=self._absence(proc, verdict))
+        return UNKNOWN
 
     def _claim(self, key: str, payload: str, marker: str, subject: Subject, who: Who) -> Decision:
         deadline = time.monotonic() + self.wait
@@ -85,9 +102,8 @@ class WriteGuard:
         try:
             if strategy is not None and not entry.evidence:
                 evidence = strategy.baseline(self.client, proc, args)
-                if evidence:
-                    self.journal.set_evidence(entry.key, token, evidence)
-                    entry = _with(entry, evidence=evidence)
+                self.journal.set_evidence(entry.key, token, evidence)
+                entry = _with(entry, evidence=evidence)
         except GatewayError as exc:
             self._finish(entry, token, FAILED, who, reason=f"not sent: {exc}")
             raise
@@ -101,25 +117,27 @@ class WriteGuard:
                 rows = send(outgoing)  # refused, not run: the client has logged in again
         except GatewayError as exc:
             if _may_have_run(exc):
-                return self._unknown(proc, args, entry, token, who, exc)
+                return self._unknown(proc, entry, token, who, exc)
             self._finish(entry, token, FAILED, who, reason=str(exc))
             raise
         except BaseException:
             self._finish(entry, token, UNKNOWN, who, reason="internal error after sending")
             raise
         self._finish(entry, token, DONE, who, result=dump_rows(rows), detail=_posted(proc, rows))
+        if strategy is not None:
+            self.calibration.after_done(proc, entry, rows, lambda: self._check(proc, entry))
         return rows
 
-    def _unknown(self, proc: Procedure, args: Mapping[str, Any], entry: Entry, token: str, who: Who,
-                 cause: GatewayError) -> list[Row]:
+    def _unknown(self, proc: Procedure, entry: Entry, token: str, who: Who, cause: GatewayError) -> list[Row]:
         """The answer was lost: look now; never post again in this request."""
-        verdict = self._check(proc, args, entry)
+        verdict = self._check(proc, entry)
         if verdict.kind == "found":
-            self._finish(entry, token, DONE, who, result=dump_rows(verdict.rows), detail=f"reconciled: {verdict.detail}")
-            return verdict.rows
-        reason = f"{cause}; {verdict.detail}"
-        self._finish(entry, token, UNKNOWN, who, reason=reason)
-        raise OutcomeUnknown(procedure=proc.name, detail=f"{verdict.detail}; retry later with the same key")
+            return self._found(proc, entry, token, who, verdict)
+        if verdict.kind == "mismatch":
+            self._alarm(entry, who, verdict.detail)
+        reason = self._absence(proc, verdict)
+        self._finish(entry, token, UNKNOWN, who, reason=f"{cause}; {reason}")
+        raise OutcomeUnknown(procedure=proc.name, detail=f"{reason}; retry later with the same key")
 
     def _reconcile(self, proc: Procedure, args: Mapping[str, Any], outgoing: Mapping[str, Any], send: Send,
                    decision: Decision, who: Who) -> list[Row]:
@@ -127,21 +145,45 @@ class WriteGuard:
         entry, token = decision.entry, decision.token
         if entry.sent_at is None:  # journaled, never sent (the holder died first)
             return self._post(proc, args, outgoing, send, decision, who)
-        verdict = self._check(proc, args, entry)
+        verdict = self._check(proc, entry)
         if verdict.kind == "found":
-            self._finish(entry, token, DONE, who, result=dump_rows(verdict.rows), detail=f"reconciled: {verdict.detail}")
-            return verdict.rows
+            return self._found(proc, entry, token, who, verdict)
+        if verdict.kind == "mismatch":
+            self._alarm(entry, who, verdict.detail)
         # Not found is no proof: the billing may still be committing the attempt.
-        self._finish(entry, token, UNKNOWN, who, reason=verdict.detail)
-        raise OutcomeUnknown(procedure=proc.name, detail=f"{verdict.detail} (yet); nothing is posted again until it "
-                             "is found or an operator resolves it; retry later with the same key")
+        reason = self._absence(proc, verdict)
+        self._finish(entry, token, UNKNOWN, who, reason=reason)
+        raise OutcomeUnknown(procedure=proc.name, detail=f"{reason}; nothing is posted again until it is found or an "
+                             "operator resolves it; retry later with the same key")
 
-    def _check(self, proc: Procedure, args: Mapping[str, Any], entry: Entry) -> Verdict:
+    def _found(self, proc: Procedure, entry: Entry, token: str, who: Who, verdict: Verdict) -> list[Row]:
+        if len(verdict.ids) > 1:
+            self._alarm(entry, who, f"posted more than once: {verdict.detail}")
+        self._finish(entry, token, DONE, who, result=dump_rows(verdict.rows), detail=f"reconciled: {verdict.detail}")
+        return verdict.rows
+
+    def _absence(self, proc: Procedure, verdict: Verdict) -> str:
+        """What a verdict other than "found" says, in words an operator can act on."""
+        if verdict.kind == "absent":
+            trusted = self.calibration.trusted(proc)
+            return f"{verdict.detail} (yet)" + ("" if trusted else
+                                                 f"; the lookup of {proc.name} is not calibrated, so not finding "
+                                                 "the posting means nothing")
+        return verdict.detail
+
+    def _alarm(self, entry: Entry, who: Who, detail: str) -> None:
+        log.error("journal key=%s ALARM: %s", entry.key, detail)
+        self._audit_quietly(AuditRecord(at=time.time(), procedure=entry.procedure, outcome=ALARM, key=entry.key,
+                                        caller=who.caller, subscriber=entry.subscriber, amount=entry.amount,
+                                        detail=detail, correlation_id=who.correlation_id,
+                                        instance=self.journal.instance))
+
+    def _check(self, proc: Procedure, entry: Entry) -> Verdict:
         strategy = STRATEGIES.get(proc.reconcile)
         if strategy is None:
             return Verdict("unknown", f"{proc.name} has no way to look a posting up in the billing")
         try:
-            return strategy.check(self.client, proc, args, entry)
+            return strategy.check(self.client, proc, entry)
         except GatewayError as exc:
             return Verdict("unknown", f"the lookup failed: {exc}")
 

@@ -21,9 +21,12 @@ if TYPE_CHECKING:
 PENDING, DONE, FAILED, UNKNOWN = "pending", "done", "failed", "unknown"
 STATES = (PENDING, DONE, FAILED, UNKNOWN)
 # Audit outcomes besides the states: a duplicate answered from the journal,
-# a key reused with another payload, an operator's manual resolution.
-REPLAYED, CONFLICT, RECONCILING, RESOLVED = "replayed", "conflict", "reconciling", "resolved"
-OUTCOMES = (*STATES, REPLAYED, CONFLICT, RECONCILING, RESOLVED)
+# a key reused with another payload, an operator's manual resolution, and an
+# alarm: the billing shows something a person must look at (a posting that
+# carries a write's marker but not its subscriber or amount; a lookup that
+# cannot find a posting known to exist).
+REPLAYED, CONFLICT, RECONCILING, RESOLVED, ALARM = "replayed", "conflict", "reconciling", "resolved", "alarm"
+OUTCOMES = (*STATES, REPLAYED, CONFLICT, RECONCILING, RESOLVED, ALARM)
 
 Action = Literal["post", "reconcile", "replay", "busy", "conflict"]
 
@@ -34,6 +37,7 @@ class Who:
 
     caller: str = "anonymous"
     correlation_id: str = ""
+    scope: str = ""  # whose idempotency keys: the authenticated caller ("" when keys are shared)
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class Entry:
     created_at: float = 0.0
     updated_at: float = 0.0
     sent_at: float | None = None
+    scope: str = ""  # the caller the key belongs to (Who.scope)
 
 
 @dataclass(frozen=True)

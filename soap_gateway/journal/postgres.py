@@ -1,7 +1,7 @@
 """The journal in PostgreSQL (psycopg 3): for several gateway instances on several machines.
 
 The same decisions as the SQLite store, made safe across instances by the
-database: INSERT ... ON CONFLICT (key) DO NOTHING lets exactly one request
+database: INSERT ... ON CONFLICT (scope, key) DO NOTHING lets exactly one request
 create a key, SELECT ... FOR UPDATE makes the others wait for it before they
 look.  The password belongs in PGPASSWORD or a ~/.pgpass file rather than in
 the URL; the URL is never logged.
@@ -19,7 +19,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import JournalUnavailable
-from .store import AUDIT_DDL, ENTRIES_DDL, INDEXES, SqlJournal
+from .store import AUDIT_DDL, ENTRIES_DDL, INDEXES, META_DDL, SqlJournal
 
 SCHEMA_LOCK = 0x6A6F75726E616C  # pg_advisory_xact_lock: workers starting together create the schema once
 APPEND_ONLY = [
@@ -55,8 +55,7 @@ class PostgresJournal(SqlJournal):
         # (an index on the audit held, one on the entries awaited, while a claim
         # holds its entry and waits for the audit): an instance that starts
         # while others post runs no DDL when the schema is already complete.
-        statements = (ENTRIES_DDL, AUDIT_DDL.format(id="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
-                      *INDEXES, *APPEND_ONLY)
+        statements = (ENTRIES_DDL, AUDIT_DDL, META_DDL, *INDEXES, *APPEND_ONLY)
         relations = [m for s in statements for m in re.findall(r"IF NOT EXISTS (\w+)", s)]
         triggers = [m for s in statements for m in re.findall(r"CREATE OR REPLACE TRIGGER (\w+)", s)]
         with self._tx() as cur:
@@ -64,10 +63,14 @@ class PostgresJournal(SqlJournal):
                         (relations,))
             missing = cur.fetchone()[0]
             cur.execute("SELECT count(*) FROM pg_trigger WHERE tgname = ANY(%s)", (triggers,))
-            if missing == 0 and cur.fetchone()[0] == len(triggers):
+            complete = missing == 0 and cur.fetchone()[0] == len(triggers)
+            cur.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
+                        "AND table_name = 'journal_entries' AND column_name = 'scope'")
+            if complete and cur.fetchone()[0] == 1:  # and keys already scoped (an earlier version's are not)
                 return
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            for statement in statements:
+            self._create(cur, "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+            for statement in APPEND_ONLY:
                 cur.execute(statement)
 
     def _sql(self, text: str) -> str:

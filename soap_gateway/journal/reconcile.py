@@ -1,10 +1,16 @@
-"""Reconciliation: after a lost answer, look in the billing for what the write did.
+"""Reconciliation: after a lost answer, look in the billing for what the write did, as the catalogue declares.
 
-One strategy per name in ``catalogue.model.RECONCILERS``.  A verdict is
-``found`` (the write took effect; the rows to answer with), ``absent`` (no
-trace of it now: proof of "not posted" only once the attempt has settled,
-which the caller judges) or ``unknown``.  Lookups are ordinary reads: they
-retry and respect the circuit breaker.
+One strategy per ``reconcile`` kind of the catalogue (``catalogue.model.RECONCILERS``),
+driven by the procedure's ``lookup`` declaration: which read looks, which of
+its arguments select the subscriber and the time window, which columns carry
+the subscriber, the amount, the time and the marker.  Nothing here names a
+billing procedure or column.
+
+A verdict is ``found`` (the write took effect: the rows to answer with),
+``absent`` (no trace of it now: never proof of "not posted" by itself),
+``mismatch`` (something carries the write's marker but not its subscriber,
+amount or time: a person must look) or ``unknown``.  Lookups are ordinary
+reads: they retry and respect the circuit breaker.
 """
 
 from __future__ import annotations
@@ -19,85 +25,116 @@ from ..catalogue import Procedure
 from .marker import carries
 from .model import Entry
 
-WINDOW = dt.timedelta(hours=1)
-
 
 @dataclass(frozen=True)
 class Verdict:
-    kind: Literal["found", "absent", "unknown"]
+    kind: Literal["found", "absent", "mismatch", "unknown"]
     detail: str
     rows: list[Row] = field(default_factory=list)
+    ids: tuple[Any, ...] = ()  # the postings found (an alarm when more than one)
 
 
 class Reconciler(Protocol):
     def baseline(self, client: BillingClient, proc: Procedure, args: Mapping[str, Any]) -> dict[str, Any]:
-        """Evidence taken before the first attempt (may be empty)."""
+        """What the lookup will compare, taken before the first attempt (kept as the entry's evidence)."""
 
-    def check(self, client: BillingClient, proc: Procedure, args: Mapping[str, Any], entry: Entry) -> Verdict:
+    def check(self, client: BillingClient, proc: Procedure, entry: Entry) -> Verdict:
         """Whether the write of ``entry`` took effect, judged from the billing now."""
 
 
-class FinOperMarker:
-    """CLN_FIN_OPER_ADD: the subscriber's operations around OP_DATE (and around the attempt) carrying the marker."""
+class Posting:
+    """The write leaves a row in a list (CLN_FIN_OPER_ADD -> CLN_FIN_OPER) that carries the marker.
 
-    def baseline(self, client: BillingClient, proc: Procedure, args: Mapping[str, Any]) -> dict[str, Any]:
-        return {}
-
-    def check(self, client: BillingClient, proc: Procedure, args: Mapping[str, Any], entry: Entry) -> Verdict:
-        user, op_date = args["USER_ID"], args["OP_DATE"]
-        centres = [op_date]
-        if entry.sent_at is not None:  # a billing that stamps its own time instead of OP_DATE
-            sent = dt.datetime.fromtimestamp(entry.sent_at, client.wire.zone)
-            if abs(_aware(op_date, client) - sent) > WINDOW:
-                centres.append(sent)
-        for centre in centres:
-            rows = client.call("CLN_FIN_OPER", {"USER_ID": user, "DATEL": centre - WINDOW, "DATEH": centre + WINDOW})
-            mine = [r for r in rows if carries(r.get("DESCR"), entry.marker) and r.get("USER_ID") in (None, user)]
-            if mine:
-                ids = [r.get("ID") for r in mine]
-                detail = f"found in CLN_FIN_OPER as operation {ids[0]}"
-                if len(mine) > 1:
-                    detail += f"; WARNING: {len(mine)} operations carry this marker: {ids}"
-                columns = {c.name for c in proc.columns}
-                return Verdict("found", detail, [Row({k: v for k, v in mine[0].values.items() if k in columns})])
-        return Verdict("absent", f"no operation of subscriber {user} carries {entry.marker}")
-
-
-class PromiseState:
-    """WEB_USER_PROMISE_PAY: the subscriber's PROMISE_PAY / PROMISE_DATE_END before and after.
-
-    The billing keeps no marker of a promised payment that its API can read
-    (HOST goes to its own audit), so this is circumstantial: a state changed
-    to exactly this amount after the attempt counts as ours; an unchanged
-    state as absent; anything else stays unknown.
+    A row counts as this write's posting only if it carries the marker *and*
+    its subscriber, amount and time agree with the write's.
     """
 
     def baseline(self, client: BillingClient, proc: Procedure, args: Mapping[str, Any]) -> dict[str, Any]:
-        return _promise(client, args["USER_ID"])
+        lookup = proc.lookup
+        assert lookup is not None
+        when = args[lookup.time]
+        if when.tzinfo is not None:  # sent as the billing's wall clock (Timestamp.to_wire)
+            when = when.astimezone(client.wire.zone).replace(tzinfo=None)
+        return {"subscriber": args[lookup.subscriber], "amount": str(args[lookup.amount]), "time": when.isoformat()}
 
-    def check(self, client: BillingClient, proc: Procedure, args: Mapping[str, Any], entry: Entry) -> Verdict:
-        before, now = entry.evidence, _promise(client, args["USER_ID"])
+    def check(self, client: BillingClient, proc: Procedure, entry: Entry) -> Verdict:
+        lookup, terms = proc.lookup, entry.evidence
+        assert lookup is not None
+        if "subscriber" not in terms:
+            return Verdict("unknown", "the write's subscriber, amount and time were not recorded")
+        user, amount = terms["subscriber"], decimal.Decimal(terms["amount"])
+        window = dt.timedelta(minutes=lookup.window_minutes)
+        centres = [dt.datetime.fromisoformat(terms["time"])]
+        if entry.sent_at is not None:  # a billing that stamps its own time instead of the date given
+            sent = dt.datetime.fromtimestamp(entry.sent_at, client.wire.zone).replace(tzinfo=None)
+            if abs(centres[0] - sent) > window:
+                centres.append(sent)
+        carriers: dict[Any, Row] = {}
+        for centre in centres:
+            rows = client.call(lookup.procedure, {lookup.by: user, lookup.time_from: centre - window,
+                                                  lookup.time_to: centre + window})
+            for row in rows:
+                if carries(row.get(lookup.evidence_column), entry.marker):
+                    carriers[row.get(lookup.id_column, id(row))] = row
+        if not carriers:
+            return Verdict("absent", f"no row of {lookup.procedure} for {lookup.by} {user} carries the marker")
+
+        def agrees(row: Row) -> bool:
+            when = row.get(lookup.time_column)
+            return (row.get(lookup.subscriber_column) == user and row.get(lookup.amount_column) == amount
+                    and isinstance(when, dt.datetime) and any(abs(when - c) <= window for c in centres))
+
+        mine = [row for row in carriers.values() if agrees(row)]
+        if not mine:
+            seen = "; ".join(f"{lookup.id_column} {r.get(lookup.id_column)}: {lookup.subscriber_column} "
+                             f"{r.get(lookup.subscriber_column)}, {lookup.amount_column} {r.get(lookup.amount_column)}"
+                             for r in carriers.values())
+            return Verdict("mismatch", f"{lookup.procedure} has the marker on rows that are not this write "
+                           f"({lookup.subscriber} {user}, {lookup.amount} {amount}): {seen}")
+        ids = tuple(r.get(lookup.id_column) for r in mine)
+        detail = f"found in {lookup.procedure} as {lookup.id_column} {ids[0]}"
+        if len(mine) > 1:
+            detail += f"; {len(mine)} rows carry this marker: {list(ids)}"
+        columns = {c.name for c in proc.columns}
+        return Verdict("found", detail, [Row({k: v for k, v in mine[0].values.items() if k in columns})], ids)
+
+
+class State:
+    """The write changes the subscriber's state (WEB_USER_PROMISE_PAY -> CLN_USR_GET's PROMISE_PAY, date).
+
+    Circumstantial: the billing keeps no marker the API can read, so a state
+    changed to exactly this amount with a later date after the attempt counts
+    as ours; an unchanged state as absent; anything else stays unknown.
+    """
+
+    def baseline(self, client: BillingClient, proc: Procedure, args: Mapping[str, Any]) -> dict[str, Any]:
+        lookup = proc.lookup
+        assert lookup is not None
+        return {"subscriber": args[lookup.subscriber], "amount": str(args[lookup.amount]),
+                "before": _state(client, proc, args[lookup.subscriber])}
+
+    def check(self, client: BillingClient, proc: Procedure, entry: Entry) -> Verdict:
+        lookup, terms = proc.lookup, entry.evidence
+        assert lookup is not None
+        before = terms.get("before")
         if not before:
-            return Verdict("unknown", "no promised-payment state was recorded before the attempt")
+            return Verdict("unknown", "no state was recorded before the attempt")
+        now = _state(client, proc, terms["subscriber"])
         if now == before:
-            return Verdict("absent", "the subscriber's promised payment is unchanged")
-        amount = decimal.Decimal(now["PROMISE_PAY"]) if now["PROMISE_PAY"] is not None else None
-        if amount == args["PROMISE_PAY"] and now["PROMISE_DATE_END"] and (
-                not before["PROMISE_DATE_END"] or now["PROMISE_DATE_END"] > before["PROMISE_DATE_END"]):
-            return Verdict("found", f"PROMISE_PAY became {amount} until {now['PROMISE_DATE_END']} after the attempt")
-        return Verdict("unknown", f"the promised payment changed to {now} in a way this attempt does not explain")
+            return Verdict("absent", f"{lookup.amount_column} and {lookup.until_column} are unchanged")
+        amount = decimal.Decimal(now["amount"]) if now["amount"] is not None else None
+        if amount == decimal.Decimal(terms["amount"]) and now["until"] and (
+                not before["until"] or now["until"] > before["until"]):
+            return Verdict("found", f"{lookup.amount_column} became {amount} until {now['until']} after the attempt")
+        return Verdict("unknown", f"the state changed to {now} in a way this attempt does not explain")
 
 
-def _promise(client: BillingClient, user: int) -> dict[str, Any]:
-    (row,) = client.call("CLN_USR_GET", {"SELECT_ID": user})[:1] or [Row({})]
-    end = row.get("PROMISE_DATE_END")
-    pay = row.get("PROMISE_PAY")
-    return {"PROMISE_PAY": None if pay is None else str(pay),
-            "PROMISE_DATE_END": None if end is None else end.isoformat()}
+def _state(client: BillingClient, proc: Procedure, user: int) -> dict[str, Any]:
+    lookup = proc.lookup
+    assert lookup is not None
+    (row,) = client.call(lookup.procedure, {lookup.by: user})[:1] or [Row({})]
+    amount, until = row.get(lookup.amount_column), row.get(lookup.until_column)
+    return {"amount": None if amount is None else str(amount), "until": None if until is None else until.isoformat()}
 
 
-def _aware(value: dt.datetime, client: BillingClient) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=client.wire.zone)
-
-
-STRATEGIES: dict[str, Reconciler] = {"fin_oper_marker": FinOperMarker(), "promise_state": PromiseState()}
+STRATEGIES: dict[str, Reconciler] = {"posting": Posting(), "state": State()}

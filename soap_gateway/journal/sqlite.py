@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import JournalUnavailable
-from .store import AUDIT_DDL, ENTRIES_DDL, INDEXES, SqlJournal
+from .store import SqlJournal
 
 APPEND_ONLY = [
     f"""CREATE TRIGGER IF NOT EXISTS journal_audit_no_{verb} BEFORE {verb.upper()} ON journal_audit
@@ -40,8 +40,8 @@ class SqliteJournal(SqlJournal):
         except sqlite3.Error as exc:
             raise JournalUnavailable(detail=f"{self.where}: {exc}") from None
         with self._tx() as cur:
-            for statement in (ENTRIES_DDL, AUDIT_DDL.format(id="INTEGER PRIMARY KEY AUTOINCREMENT"),
-                              *INDEXES, *APPEND_ONLY):
+            self._create(cur, "INTEGER PRIMARY KEY AUTOINCREMENT")
+            for statement in APPEND_ONLY:
                 cur.execute(statement)
 
     @contextmanager

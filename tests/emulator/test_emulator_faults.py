@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from decimal import Decimal
 from typing import Any
@@ -111,12 +112,33 @@ def test_rate_uses_a_seeded_rng(make_emu: Any, emu_client: Any) -> None:
 def test_invalid_fault_descriptions_are_refused(emu: Any) -> None:
     for spec in ({"fault": "explode"}, {"fault": "latency", "ms": -1}, {"fault": "latency", "count": 0},
                  {"fault": "latency", "rate": 2}, {"fault": "http_error", "status": 200},
-                 {"fault": "latency", "colour": "red"}, {"fault": "malformed", "variant": "html"}):
+                 {"fault": "latency", "colour": "red"}, {"fault": "malformed", "variant": "html"},
+                 {"fault": "odd_reply", "variant": "xml"}, {"fault": "reshape", "column": "DESCR"},
+                 {"fault": "reshape", "column": "DESCR", "max_len": -1}):
         with pytest.raises(ValueError):
             emu.apply_faults(spec)
     assert emu.faults() == []
     assert set(FAULTS) == {"latency", "http_error", "drop_after_commit", "delay_after_commit", "hang_no_commit",
-                           "malformed"}
+                           "malformed", "odd_reply", "reshape"}
+
+
+@pytest.mark.parametrize("variant, shape", [("errors", "<errors>1</errors><error_text>Ошибка"),
+                                            ("text", "<result>Ошибка")])
+def test_odd_replies_of_other_billings_commit_only_when_asked(emu: Any, emu_billing: Any, variant: str,
+                                                             shape: str) -> None:
+    emu.add_fault("odd_reply", proc="CLN_FIN_OPER_ADD", variant=variant, count=1)
+    response = _pay(emu_billing)
+    assert shape in response.content.decode("cp1251") and emu.stats()["commits"] == 0
+    emu.add_fault("odd_reply", proc="CLN_FIN_OPER_ADD", variant=variant, commit=True, count=1)
+    assert shape in _pay(emu_billing).content.decode("cp1251") and emu.stats()["commits"] == 1
+
+
+def test_reshape_renames_a_column_and_cuts_its_values(emu: Any, emu_billing: Any) -> None:
+    emu.add_fault("reshape", proc="CLN_FIN_OPER", column="DESCR", rename_to="COMMENT", max_len=3)
+    text = emu_billing.raw([("cmd", "execute"), ("proc", "CLN_FIN_OPER"), ("arg1", emu_billing.suid),
+                            ("arg2", "101")]).content.decode("cp1251")
+    assert "<comment>" in text and "<descr>" not in text
+    assert all(len(value) <= 3 for value in re.findall(r"<comment>([^<]*)</comment>", text))
 
 
 def test_control_endpoint(emu: Any, emu_billing: Any, emu_client: Any) -> None:

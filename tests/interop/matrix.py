@@ -63,6 +63,8 @@ def _matches(want: Any, got: Any) -> bool:
         return isinstance(got, list) and set(want["includes"]) <= set(got)
     if "startswith" in want:
         return isinstance(got, str) and got.startswith(want["startswith"])
+    if "endswith" in want:
+        return isinstance(got, str) and got.endswith(want["endswith"])
     raise ValueError(f"unknown matcher {want!r}")
 
 
@@ -71,7 +73,8 @@ def _describe(want: Any) -> str:
         return repr(want)
     ((kind, value),) = want.items()
     return {"decimal": f"the decimal {value}", "is": f"a fixed-point {value}", "min": f"an integer >= {value}",
-            "includes": f"a list with {value}", "startswith": f"text starting {value!r}"}[kind]
+            "includes": f"a list with {value}", "startswith": f"text starting {value!r}",
+            "endswith": f"text ending {value!r}"}[kind]
 
 
 def judge(row: Row, steps: list[dict[str, Any]], stdout: str, stderr: str, returncode: int) -> None:
