@@ -10,8 +10,11 @@ from .config import Settings, check_runtime
 from .errors import GatewayError
 
 
-def run_checks(config_path: str | None, out: TextIO = sys.stdout) -> int:
-    """Print one line per step; return 0 when every step passed, 1 otherwise."""
+def run_checks(config_path: str | None, out: TextIO = sys.stdout, calibrate: bool = False) -> int:
+    """Print one line per step; return 0 when every step passed, 1 otherwise.
+
+    ``calibrate``: look the last journaled payment of each posting lookup up in the billing now.
+    """
     state: dict[str, Any] = {}
 
     def settings() -> str:
@@ -25,11 +28,13 @@ def run_checks(config_path: str | None, out: TextIO = sys.stdout) -> int:
 
         store = open_journal(state["settings"].journal)
         try:
-            unknown, where = store.entries(["unknown"]), store.where
+            (unknown, oldest), where = store.unresolved(), store.where
         finally:
             store.close()
         if unknown:
-            where += f"  WARNING: {len(unknown)} write(s) of unknown outcome: soap-gateway journal --outcome unknown"
+            age = time.time() - oldest if oldest else 0.0
+            where += (f"  WARNING: {unknown} write(s) of unknown outcome, the oldest {_age(age)} old: "
+                      "soap-gateway journal --outcome unknown")
         return where
 
     def certificate() -> str:
@@ -54,17 +59,58 @@ def run_checks(config_path: str | None, out: TextIO = sys.stdout) -> int:
         rows = state["client"].call(probe.name, probe.probe)
         return f"{probe.name} answered ({len(rows)} rows)"
 
+    def reconciliation() -> str:
+        from .journal import open_journal
+        from .journal.calibration import Calibration, status
+
+        client = state["client"]
+        store = open_journal(state["settings"].journal)
+        lines = []
+        try:
+            for proc in client.catalogue.values():
+                if proc.reconcile != "posting":
+                    continue
+                if calibrate:
+                    ok, detail = Calibration(client, store).now(proc)
+                    if not ok:
+                        raise CheckFailed(f"{proc.name}: the lookup is NOT calibrated: {detail}")
+                lines.append(_calibration(proc.name, status(store, proc)))
+        finally:
+            store.close()
+        return "; ".join(lines) or "no write is looked up by a posting"
+
     steps: list[tuple[str, Callable[[], str]]] = [
         ("configuration", settings), ("journal", journal), ("certificate", certificate), ("login", login),
-        ("read", read)]
+        ("read", read), ("reconciliation", reconciliation)]
     for title, step in steps:
         started = time.perf_counter()
         try:
             detail = step()
-        except GatewayError as exc:
+        except (GatewayError, CheckFailed) as exc:
             print(f"FAIL  {title}: {exc}", file=out)
             return 1
         print(f"ok    {title}: {detail} ({(time.perf_counter() - started) * 1000:.0f} ms)", file=out)
     state["client"].close()
     print("everything works", file=out)
     return 0
+
+
+class CheckFailed(Exception):
+    """A step found something wrong that is not an error of the gateway's own."""
+
+
+def _calibration(name: str, fact: dict[str, Any] | None) -> str:
+    if fact is None:
+        return (f"{name}: the lookup is not calibrated yet, so a payment not found in the billing proves nothing; "
+                "the first payment calibrates it, or run soap-gateway check --calibrate")
+    if fact.get("ok"):
+        return f"{name}: the lookup is calibrated ({fact.get('detail')})"
+    return f"{name}: WARNING: the lookup FAILED calibration: {fact.get('detail')}"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

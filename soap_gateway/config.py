@@ -145,6 +145,8 @@ class JournalSettings:
     ``lease_seconds`` / ``wait_seconds`` (0 = derived from the billing
     timeouts): how long one request may hold a key, and how long a duplicate
     waits for it.
+    ``resolver_seconds``: how long after a write became unknown the
+    background resolver looks for it again (then ever less often; 0: off).
     ``key_scope``: idempotency keys belong to the authenticated caller
     ("caller", the default), or to everyone ("shared": several front ends
     that post for one cashier and must see each other's keys).
@@ -155,6 +157,7 @@ class JournalSettings:
     lease_seconds: float = 0.0
     wait_seconds: float = 0.0
     key_scope: Literal["caller", "shared"] = "caller"
+    resolver_seconds: float = 30.0
 
 
 def write_budget(billing: BillingSettings, journal: JournalSettings) -> float:
@@ -350,7 +353,7 @@ def _check_journal(settings: Settings) -> None:
         raise ConfigurationError("journal.url: expected postgresql://user:password@host:port/database")
     if not journal.url and not journal.path:
         raise ConfigurationError("journal.path: set a file for the SQLite journal (or journal.url)")
-    for name in ("lease_seconds", "wait_seconds"):
+    for name in ("lease_seconds", "wait_seconds", "resolver_seconds"):
         if getattr(journal, name) < 0:
             raise ConfigurationError(f"journal.{name}: must not be negative")
     if billing.breaker_failures < 1 or billing.breaker_reset_seconds <= 0:

@@ -16,7 +16,8 @@ from .config import JournalSettings, Settings
 from .errors import AuthenticationFailed, BillingError, ConfigurationError
 from .journal import open_journal
 from .journal.guard import WriteGuard
-from .journal.model import Who
+from .journal.model import PENDING, UNKNOWN, Who
+from .journal.resolver import Resolver
 from .journal.store import SqlJournal
 from .security.roles import Principal, redact, secret_columns
 
@@ -33,6 +34,11 @@ class Gateway:
         journal_settings = journal_settings or JournalSettings()
         self.shared_keys = journal_settings.key_scope == "shared"
         self.writes = WriteGuard(client, journal, journal_settings) if journal else None
+        self.resolver: Resolver | None = None
+        if journal is not None and self.writes is not None and journal_settings.resolver_seconds > 0:
+            self.resolver = Resolver(lambda: journal.entries([UNKNOWN, PENDING]), self.writes.look_again,
+                                     journal_settings.resolver_seconds)
+            self.resolver.start()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Gateway:
@@ -66,7 +72,7 @@ class Gateway:
                 raise AuthenticationFailed(login=str(args.get(login.name, "")) if login else "",
                                            billing_message=exc.billing_message) from None
         if proc.writes and self.writes is not None:
-            who = Who(_who(caller, credentials, suid), correlation_id, scope="" if self.shared_keys else caller)
+            who = Who(who_called(caller, credentials, suid), correlation_id, scope="" if self.shared_keys else caller)
             rows = self.writes.run(proc, args, lambda a: self.client.call(name, a, suid=suid, credentials=credentials),
                                    idempotency_key, who)
         elif idempotency_key:
@@ -102,12 +108,14 @@ class Gateway:
         return stream.each(lambda row: redact(proc, [row], visible, self.secret_names)[0])
 
     def close(self) -> None:
+        if self.resolver is not None:
+            self.resolver.stop()
         self.client.close()
         if self.journal is not None:
             self.journal.close()
 
 
-def _who(caller: str, credentials: Credentials | None, suid: str | None) -> str:
+def who_called(caller: str, credentials: Credentials | None, suid: str | None) -> str:
     """The audit's "who called": the gateway caller, and whose billing session ran it."""
     if credentials is not None and credentials.login != caller:
         return f"{caller} as {credentials.login}"

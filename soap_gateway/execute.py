@@ -2,17 +2,23 @@
 
 Off by default.  Nothing is known about such a procedure, so its arguments are
 sent as text in the order given, its reply comes back as name/value pairs, and
-it is treated as a write: never repeated after a timeout.
+it is treated as a write: never repeated, not even after an expired session.
+Like every operation it is authorized (a role must name ``EXECUTE``; of the
+built-in roles only admin does), and every call is audited in the journal,
+before it is sent and after.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
-from .backend import BillingClient, Credentials, Row
+from .backend import Credentials, Row
 from .catalogue import Argument, Catalogue, Procedure
 from .catalogue.types import parse_type
+from .core import Gateway, who_called
 from .errors import ConfigurationError, InvalidArgument, PermissionDenied
+from .journal.model import Who
+from .security.roles import Principal
 
 OPERATION = "EXECUTE"
 MAX_ARGS = 64
@@ -23,22 +29,35 @@ _ARG_TYPE = parse_type("VARCHAR(32765)")
 class Executor:
     """Runs the procedures named in ``billing.execute_procedures``, nothing else."""
 
-    def __init__(self, client: BillingClient, allowed: Sequence[str], catalogue: Catalogue) -> None:
+    def __init__(self, gateway: Gateway | None, allowed: Sequence[str], catalogue: Catalogue) -> None:
         overlap = sorted({n.upper() for n in allowed} & set(catalogue))
         if overlap:
             raise ConfigurationError(f"billing.execute_procedures: {', '.join(overlap)} is in the catalogue; "
                                      "call its own operation instead")
-        self.client = client
+        self.gateway = gateway
         self.allowed = frozenset(n.upper() for n in allowed)
 
-    def run(self, name: str, args: Sequence[str | None], *, caller: str = "anonymous",
-            credentials: Credentials | None = None) -> list[Row]:
+    def run(self, name: str, args: Sequence[str | None], *, principal: Principal | None = None,
+            credentials: Credentials | None = None, correlation_id: str = "") -> list[Row]:
+        """``principal`` None: a library caller, who may run it; otherwise its roles must name EXECUTE."""
+        caller = principal.name if principal is not None else "anonymous"
         procedure = name.strip().upper()
+        if principal is not None and OPERATION not in principal.operations:
+            raise PermissionDenied(caller=caller, operation=OPERATION)
         if procedure not in self.allowed:
             raise PermissionDenied(caller=caller, operation=f"{OPERATION} {procedure or '(no procedure)'}")
         if len(args) > MAX_ARGS:
             raise InvalidArgument(OPERATION, [("ARGS", f"at most {MAX_ARGS} arguments")])
+        assert self.gateway is not None
+        if self.gateway.writes is None:
+            raise ConfigurationError("EXECUTE needs the write journal: every call is audited")
         params = tuple(Argument(name=f"ARG{i}", type=_ARG_TYPE) for i in range(1, len(args) + 1))
         proc = Procedure(name=procedure, mode="write", result="rows", args=params, source="execute")
         values = {p.name: v for p, v in zip(params, args) if v is not None}
-        return self.client.call_procedure(proc, values, credentials=credentials)
+        client = self.gateway.client
+
+        def send(values: Mapping[str, Any]) -> list[Row]:
+            return client.call_procedure(proc, values, credentials=credentials)
+
+        who = Who(who_called(caller, credentials, None), correlation_id)
+        return self.gateway.writes.audited(proc, values, send, who, note=f"via {OPERATION}")

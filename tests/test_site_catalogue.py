@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import time
 from typing import Any, Iterator
 
 import pytest
@@ -103,12 +104,32 @@ def test_site_procedure_on_the_help_page_and_in_the_metrics(site_server: Backgro
 
 # -- the generic EXECUTE, off by default -----------------------------------------------------------
 
+EXECUTE_USERS = {"reader1": ("Reader-pass-1", "reader"), "admin1": ("Admin-pass-1", "admin"),
+                 "ops1": ("Ops-pass-1", "operator")}
+
+
 @pytest.fixture(scope="module")
-def execute_server(gateway_settings: Settings) -> Iterator[BackgroundServer]:
+def execute_server(gateway_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[BackgroundServer]:
+    """EXECUTE enabled; callers by HTTP Basic: a reader, an admin, and a role that names only EXECUTE."""
+    from securing import auth_from_toml
+    from soap_gateway.security.passwords import hash_password
+
+    tmp = tmp_path_factory.mktemp("execute")
+    users = "".join(f'[auth.users.{name}]\npassword_hash = "{hash_password(password)}"\nroles = ["{role}"]\n'
+                    for name, (password, role) in EXECUTE_USERS.items())
+    auth = auth_from_toml(tmp, f'[auth]\nmode = "basic"\n[auth.roles.operator]\noperations = ["EXECUTE"]\n{users}')
     settings = gateway_settings.replace(
-        billing=dataclasses.replace(gateway_settings.billing, execute_procedures=(PROC,)))
-    with gateway_in_thread(settings, lambda s: Gateway(BillingClient.from_settings(s.billing))) as server:
+        billing=dataclasses.replace(gateway_settings.billing, execute_procedures=(PROC,), read_timeout=1.0),
+        auth=auth, journal=dataclasses.replace(gateway_settings.journal, path=str(tmp / "journal.sqlite3")))
+    with gateway_in_thread(settings) as server:
         yield server
+
+
+def execute_client(server: BackgroundServer, user: str = "admin1") -> Any:
+    from securing import soap_client
+
+    return soap_client(server, user, EXECUTE_USERS[user][0])
 
 
 def test_no_execute_operation_by_default(gateway_server: Any) -> None:
@@ -116,11 +137,11 @@ def test_no_execute_operation_by_default(gateway_server: Any) -> None:
 
 
 def test_execute_runs_a_listed_procedure(execute_server: BackgroundServer, site_emulator: Any) -> None:
-    client = site_client(execute_server)
-    (row,) = client.service.EXECUTE(PROCEDURE=PROC, ARGS={"ARG": ["101"]})
+    (row,) = execute_client(execute_server).EXECUTE(PROCEDURE=PROC, ARGS={"ARG": ["101"]})
     columns = {c.NAME.upper(): c.VALUE for c in row.COLUMNS.ExtraColumn}
     assert columns["CONTRACT_NUMBER"] == "Д-2024/001" and columns["ID"] == "101"
-    metrics = requests.get(f"{execute_server.url}/metrics", timeout=10).text
+    metrics = requests.get(f"{execute_server.url}/metrics", auth=("admin1", EXECUTE_USERS["admin1"][0]),
+                           timeout=10).text
     assert 'soap_gateway_requests_total{facade="soap",operation="EXECUTE",outcome="ok"}' in metrics
 
 
@@ -128,9 +149,42 @@ def test_execute_refuses_what_the_config_does_not_list(execute_server: Backgroun
                                                        site_emulator: Any) -> None:
     site_emulator.reset_stats()
     with pytest.raises(zeep.exceptions.Fault) as caught:
-        site_client(execute_server).service.EXECUTE(PROCEDURE="CLN_USR_USLUGA_EDIT", ARGS={"ARG": ["1"]})
+        execute_client(execute_server).EXECUTE(PROCEDURE="CLN_USR_USLUGA_EDIT", ARGS={"ARG": ["1"]})
     assert caught.value.code.endswith("Client.PermissionDenied")
     assert not [r for r in site_emulator.requests() if r.proc == "CLN_USR_USLUGA_EDIT"]  # never sent
+
+
+def test_execute_is_authorized_like_every_operation(execute_server: BackgroundServer, site_emulator: Any) -> None:
+    site_emulator.reset_stats()
+    with pytest.raises(zeep.exceptions.Fault) as caught:
+        execute_client(execute_server, "reader1").EXECUTE(PROCEDURE=PROC, ARGS={"ARG": ["101"]})
+    assert caught.value.code.endswith("Client.PermissionDenied") and "EXECUTE" in caught.value.message
+    assert not [r for r in site_emulator.requests() if r.proc == PROC]  # the billing never saw it
+    (row,) = execute_client(execute_server, "ops1").EXECUTE(PROCEDURE=PROC, ARGS={"ARG": ["102"]})
+    assert {c.NAME.upper(): c.VALUE for c in row.COLUMNS.ExtraColumn}["ID"] == "102"
+
+
+def test_every_execute_is_audited_and_never_repeated(execute_server: BackgroundServer, site_emulator: Any) -> None:
+    journal = execute_server.app.gateway.journal  # type: ignore[attr-defined]
+    started = time.time()
+    execute_client(execute_server).EXECUTE(PROCEDURE=PROC, ARGS={"ARG": ["103"]})
+    site_emulator.add_fault("http_error", proc=PROC, status=502)
+    site_emulator.reset_stats()
+    with pytest.raises(zeep.exceptions.Fault) as caught:
+        execute_client(execute_server).EXECUTE(PROCEDURE=PROC, ARGS={"ARG": ["104"]})
+    assert caught.value.code.endswith("Server.OutcomeUnknown")
+    assert len([r for r in site_emulator.requests() if r.proc == PROC]) == 1  # sent once, never again
+    site_emulator.expire_sessions()
+    site_emulator.clear_faults()
+    site_emulator.reset_stats()
+    with pytest.raises(zeep.exceptions.Fault) as expired:  # refused by the billing: not repeated either
+        execute_client(execute_server).EXECUTE(PROCEDURE=PROC, ARGS={"ARG": ["105"]})
+    assert expired.value.code.endswith("Server.SessionExpired")
+    assert len([r for r in site_emulator.requests() if r.proc == PROC]) == 1
+    records = journal.records(since=started, procedure=PROC)
+    assert [(r.outcome, r.caller) for r in records] == [("pending", "admin1"), ("done", "admin1")] + [
+        ("pending", "admin1"), ("unknown", "admin1"), ("pending", "admin1"), ("failed", "admin1")]
+    assert all(r.detail.startswith("via EXECUTE") for r in records)
 
 
 def test_execute_cannot_shadow_a_catalogue_operation(gateway_settings: Settings) -> None:

@@ -49,7 +49,7 @@ class WriteGuard:
         if not proc.idempotent:
             if key:
                 raise InvalidArgument(proc.name, [("IDEMPOTENCY_KEY", "this operation takes no idempotency key")])
-            return self._audited(proc, args, send, who)
+            return self.audited(proc, args, send, who)
         # Without a key the write still gets a marker, so a lost answer can be
         # reconciled in this request; only the caller's key makes retries safe.
         key = key or f"gw-{uuid.uuid4().hex}"
@@ -200,13 +200,14 @@ class WriteGuard:
             # runs out, after which the next request reconciles it.
             log.exception("journal key=%s could not be settled as %s", entry.key, state)
 
-    def _audited(self, proc: Procedure, args: Mapping[str, Any], send: Send, who: Who) -> list[Row]:
-        """A write without idempotency: audited before and after, sent once."""
+    def audited(self, proc: Procedure, args: Mapping[str, Any], send: Send, who: Who, note: str = "") -> list[Row]:
+        """A write without idempotency: audited before and after, sent once; ``note`` starts each detail."""
         subject = _subject(proc, args)
 
         def record(outcome: str, detail: str = "") -> AuditRecord:
+            text = "; ".join(t for t in (note, detail) if t)
             return AuditRecord(at=time.time(), procedure=proc.name, outcome=outcome, caller=who.caller,
-                               subscriber=subject.subscriber, amount=subject.amount, detail=detail,
+                               subscriber=subject.subscriber, amount=subject.amount, detail=text,
                                correlation_id=who.correlation_id, instance=self.journal.instance)
 
         self.journal.audit(record(PENDING))  # no audit, no write

@@ -41,6 +41,10 @@ JOURNAL = Gauge("soap_gateway_journal_entries", "Journaled writes by state, read
 # Each /readyz check as the last probe found it (whichever worker answered it): what an alert can see.
 READINESS = Gauge("soap_gateway_readiness_check", "Each /readyz check at the last probe: 1 ok, 0 failed or "
                   "timed out", ["check"], multiprocess_mode="mostrecent")
+UNRESOLVED = Gauge("soap_gateway_journal_unresolved", "Writes of unknown outcome (not yet found in the billing, "
+                   "not resolved by an operator)", multiprocess_mode="mostrecent")
+UNRESOLVED_AGE = Gauge("soap_gateway_journal_unresolved_oldest_seconds", "Age of the oldest write of unknown "
+                       "outcome, from its attempt (0: none)", multiprocess_mode="mostrecent")
 
 
 def observe_request(facade: str, operation: str, outcome: str, seconds: float) -> None:
@@ -74,6 +78,11 @@ def set_journal_states(counts: dict[str, int]) -> None:
 def set_readiness(checks: dict[str, bool]) -> None:
     for name, ok in checks.items():
         READINESS.labels(name).set(1 if ok else 0)
+
+
+def set_journal_unresolved(count: int, oldest_seconds: float) -> None:
+    UNRESOLVED.set(count)
+    UNRESOLVED_AGE.set(oldest_seconds)
 
 
 def exposition() -> tuple[str, bytes]:

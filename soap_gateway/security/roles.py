@@ -17,6 +17,7 @@ from .settings import AuthSettings, RoleSettings, role_table
 
 log = logging.getLogger("soap_gateway.security")
 _MODES = ("read", "write", "login")
+EXECUTE = "EXECUTE"  # the generic operation (soap_gateway.execute), outside the catalogue
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class RoleBook:
             if not chosen:
                 raise ConfigurationError(
                     f"auth.roles.{name}.operations: {selector!r} selects no procedure of the catalogue "
-                    "(use *, mode:read, mode:write, mode:login, tag:<tag> or a procedure name)")
+                    "(use *, mode:read, mode:write, mode:login, tag:<tag>, EXECUTE or a procedure name)")
             operations |= chosen
         secrets: set[str] = set()
         for column in role.secrets:
@@ -83,7 +84,9 @@ class RoleBook:
 def _select(selector: str, catalogue: Catalogue) -> set[str]:
     kind, _, value = selector.partition(":")
     if selector == "*":
-        return set(catalogue)
+        return set(catalogue) | {EXECUTE}
+    if selector == EXECUTE:  # the generic operation: named on its own, never by mode or tag
+        return {EXECUTE}
     if kind == "mode" and value in _MODES:
         return {n for n, p in catalogue.items() if p.mode == value}
     if kind == "tag" and value:

@@ -36,7 +36,8 @@ class RoleSettings:
     """What a role may do.
 
     ``operations``: ``*``, ``mode:read`` / ``mode:write`` / ``mode:login``,
-    ``tag:<tag>`` (catalogue tags, e.g. ``tag:payment``) or procedure names.
+    ``tag:<tag>`` (catalogue tags, e.g. ``tag:payment``), ``EXECUTE`` (the
+    generic operation; only ``*`` includes it otherwise) or procedure names.
     ``secrets``: secret columns the role may see in replies (``*`` for all).
     """
 

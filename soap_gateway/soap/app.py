@@ -117,8 +117,7 @@ def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: S
     zone = ZoneInfo(settings.billing.timezone) if settings.server.datetime_output == "offset" else None
     extra = None
     if settings.billing.execute_procedures:  # off by default: no EXECUTE in the WSDL
-        client: Any = gateway.client if gateway is not None else None
-        extra = execute_operation(Executor(client, settings.billing.execute_procedures, catalogue))
+        extra = execute_operation(Executor(gateway, settings.billing.execute_procedures, catalogue))
     service = build_service(catalogue, gateway, zone, extra, settings.server.buffer_rows)  # type: ignore[arg-type]
     app = GatewayApplication([service], tns=TNS, name=APP_NAME,
                              in_protocol=GatewaySoap11(validator="lxml"), out_protocol=StreamingSoap11())

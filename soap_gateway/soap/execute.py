@@ -33,7 +33,8 @@ def execute_operation(executor: Executor) -> dict[str, Any]:
 
     def operation(ctx: Any, procedure: str, args: list[str | None] | None) -> Any:
         call: CallContext = ctx.udc
-        rows = executor.run(procedure, list(args or []), caller=call.caller, credentials=call.credentials)
+        rows = executor.run(procedure, list(args or []), principal=call.principal, credentials=call.credentials,
+                            correlation_id=call.correlation_id)
         return [ExecuteRow(COLUMNS=[ExtraColumn(NAME=k, VALUE=v or None) for k, v in row.extra.items()])
                 for row in rows]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
@@ -27,7 +28,8 @@ def install(app: WebApp, page: HelpPage) -> None:
         "/healthz": lambda environ: _json("200 OK", {"status": "ok"}),
         "/readyz": lambda environ: ready(readiness, detailed=_detailed(app, environ)),
         "/metrics": lambda environ: scrape(getattr(client, "circuit_state", None),
-                                           getattr(app.gateway.journal, "counts", None)),
+                                           getattr(app.gateway.journal, "counts", None),
+                                           getattr(app.gateway.journal, "unresolved", None)),
         "/": lambda environ: help_page(page, environ),
     })
 
@@ -63,11 +65,15 @@ def _detailed(app: WebApp, environ: dict[str, Any]) -> bool:
 
 
 def scrape(circuit_state: Callable[[], str] | None,
-           journal_counts: Callable[[], dict[str, int]] | None = None) -> Response:
+           journal_counts: Callable[[], dict[str, int]] | None = None,
+           journal_unresolved: Callable[[], tuple[int, float | None]] | None = None) -> Response:
     if callable(circuit_state):
         metrics.set_circuit_state(circuit_state())
     if callable(journal_counts):
         metrics.set_journal_states(journal_counts())
+    if callable(journal_unresolved):
+        count, oldest = journal_unresolved()
+        metrics.set_journal_unresolved(count, max(0.0, time.time() - oldest) if oldest else 0.0)
     content_type, body = metrics.exposition()
     return "200 OK", [("Content-Type", content_type), _NO_STORE], body
 
