@@ -9,11 +9,12 @@ not see blanked.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any, Mapping
 
 from .backend import BillingClient, Credentials, Row, RowStream
 from .config import JournalSettings, Settings
-from .errors import AuthenticationFailed, BillingError, ConfigurationError
+from .errors import AuthenticationFailed, BillingError, ConfigurationError, PermissionDenied
 from .journal import open_journal
 from .journal.guard import WriteGuard
 from .journal.model import PENDING, UNKNOWN, Who
@@ -31,6 +32,7 @@ class Gateway:
         self.catalogue = client.catalogue
         self.secret_names = secret_columns(self.catalogue)
         self.journal = journal
+        self.sessions = SessionBook(journal)
         journal_settings = journal_settings or JournalSettings()
         self.shared_keys = journal_settings.key_scope == "shared"
         self.writes = WriteGuard(client, journal, journal_settings) if journal else None
@@ -66,11 +68,17 @@ class Gateway:
             principal.authorize(proc)
         if proc.mode == "login":
             try:
-                return self.client.call(name, args)
+                rows = self.client.call(name, args)
             except BillingError as exc:
                 login = proc.argument("login")
                 raise AuthenticationFailed(login=str(args.get(login.name, "")) if login else "",
                                            billing_message=exc.billing_message) from None
+            for row in rows:
+                if row.get("SUID") is not None:
+                    self.sessions.bind(str(row.get("SUID")), caller)
+            return rows
+        if suid is not None:
+            self.sessions.check(suid, caller, name)
         if proc.writes and self.writes is not None:
             who = Who(who_called(caller, credentials, suid), correlation_id, scope="" if self.shared_keys else caller)
             rows = self.writes.run(proc, args, lambda a: self.client.call(name, a, suid=suid, credentials=credentials),
@@ -103,6 +111,8 @@ class Gateway:
         proc = self.client.procedure(name)
         if principal is not None:
             principal.authorize(proc)
+        if suid is not None:
+            self.sessions.check(suid, principal.name if principal is not None else "anonymous", name)
         visible = principal.secrets if principal is not None else frozenset()
         stream = self.client.stream(name, args, suid=suid, credentials=credentials)
         return stream.each(lambda row: redact(proc, [row], visible, self.secret_names)[0])
@@ -120,3 +130,32 @@ def who_called(caller: str, credentials: Credentials | None, suid: str | None) -
     if credentials is not None and credentials.login != caller:
         return f"{caller} as {credentials.login}"
     return f"{caller} (own billing session)" if suid else caller
+
+
+class SessionBook:
+    """Which caller each billing session (SUID) was issued to through the gateway (CLN_AUTH_LOGIN).
+
+    A SOAP BillingSession header runs the call as whoever the SUID belongs to,
+    so one is accepted only from the caller the gateway issued it to; any
+    other SUID is refused without asking the billing, which makes the gateway
+    no oracle for guessing SUIDs.  Kept in the journal, shared by every worker
+    and instance (by HMAC, never the SUID itself); without a journal, in this
+    process.  With ``auth.mode = "none"`` every caller is "anonymous", so a
+    SUID issued through the gateway is accepted from any caller there.
+    """
+
+    def __init__(self, journal: SqlJournal | None) -> None:
+        self.journal = journal
+        self._local: dict[str, str] = {}
+
+    def bind(self, suid: str, caller: str) -> None:
+        if self.journal is not None:
+            self.journal.bind_session(suid, caller, time.time())
+        else:
+            self._local[suid] = caller
+
+    def check(self, suid: str, caller: str, operation: str) -> None:
+        owner = self.journal.session_owner(suid, time.time()) if self.journal is not None else self._local.get(suid)
+        if owner != caller:
+            raise PermissionDenied(caller=caller, operation=f"{operation} in a billing session (SUID) that was not "
+                                   "issued to it through this gateway")

@@ -19,7 +19,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import JournalUnavailable
-from .store import AUDIT_DDL, ENTRIES_DDL, INDEXES, META_DDL, SqlJournal
+from .store import AUDIT_DDL, ENTRIES_DDL, INDEXES, META_DDL, SESSIONS_DDL, SqlJournal
 
 SCHEMA_LOCK = 0x6A6F75726E616C  # pg_advisory_xact_lock: workers starting together create the schema once
 APPEND_ONLY = [
@@ -55,7 +55,7 @@ class PostgresJournal(SqlJournal):
         # (an index on the audit held, one on the entries awaited, while a claim
         # holds its entry and waits for the audit): an instance that starts
         # while others post runs no DDL when the schema is already complete.
-        statements = (ENTRIES_DDL, AUDIT_DDL, META_DDL, *INDEXES, *APPEND_ONLY)
+        statements = (ENTRIES_DDL, AUDIT_DDL, META_DDL, SESSIONS_DDL, *INDEXES, *APPEND_ONLY)
         relations = [m for s in statements for m in re.findall(r"IF NOT EXISTS (\w+)", s)]
         triggers = [m for s in statements for m in re.findall(r"CREATE OR REPLACE TRIGGER (\w+)", s)]
         with self._tx() as cur:

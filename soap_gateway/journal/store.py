@@ -9,6 +9,8 @@ one key exactly one gets to post.  The audit table is append-only (triggers).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -43,6 +45,10 @@ AUDIT_DDL = """CREATE TABLE IF NOT EXISTS journal_audit (
 META_DDL = """CREATE TABLE IF NOT EXISTS journal_meta (
   name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL)"""
 SECRET = "marker_secret"
+# Billing sessions (SUIDs) issued through the gateway, by HMAC of the SUID, with the caller they belong to.
+SESSIONS_DDL = """CREATE TABLE IF NOT EXISTS journal_sessions (
+  digest TEXT PRIMARY KEY, caller TEXT NOT NULL, issued_at DOUBLE PRECISION NOT NULL)"""
+SESSION_SECONDS = 24 * 3600  # older bindings are forgotten: a billing session does not live that long
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS journal_audit_at ON journal_audit (at)",
     "CREATE INDEX IF NOT EXISTS journal_audit_key ON journal_audit (key)",
@@ -73,7 +79,7 @@ class SqlJournal:
         self._run(cur, "SELECT * FROM journal_entries LIMIT 0")
         if "scope" not in [d[0].lower() for d in cur.description]:
             self._scope_entries(cur)
-        for statement in (AUDIT_DDL.format(id=audit_id), META_DDL, *INDEXES):
+        for statement in (AUDIT_DDL.format(id=audit_id), META_DDL, SESSIONS_DDL, *INDEXES):
             self._run(cur, statement)
 
     def _scope_entries(self, cur: Any) -> None:
@@ -99,6 +105,27 @@ class SqlJournal:
                 (value,) = cur.fetchone()
             self._secret = bytes.fromhex(value)
         return self._secret
+
+    def bind_session(self, suid: str, caller: str, now: float) -> None:
+        """Remember that the billing session ``suid`` was issued through the gateway to ``caller``."""
+        digest = self._digest(suid)  # before the transaction: the secret may need one of its own
+        with self._tx() as cur:
+            self._run(cur, "DELETE FROM journal_sessions WHERE issued_at < ?", (now - SESSION_SECONDS,))
+            self._run(cur, "INSERT INTO journal_sessions (digest, caller, issued_at) VALUES (?, ?, ?) "
+                           "ON CONFLICT (digest) DO UPDATE SET caller = excluded.caller, issued_at = excluded.issued_at",
+                      (digest, caller, now))
+
+    def session_owner(self, suid: str, now: float) -> str | None:
+        """The caller ``suid`` was issued to through the gateway (None: not issued through it, or forgotten)."""
+        digest = self._digest(suid)
+        with self._tx(write=False) as cur:
+            self._run(cur, "SELECT caller FROM journal_sessions WHERE digest = ? AND issued_at >= ?",
+                      (digest, now - SESSION_SECONDS))
+            row = cur.fetchone()
+        return None if row is None else str(row[0])
+
+    def _digest(self, suid: str) -> str:
+        return hmac.new(self.secret(), f"suid:{suid}".encode(), hashlib.sha256).hexdigest()
 
     def fact(self, name: str) -> dict[str, Any] | None:
         """A recorded fact (calibration of a lookup), or None."""
