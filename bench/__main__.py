@@ -1,5 +1,8 @@
 """``python -m bench``: start the emulator, gateways and Spyne floors, measure interleaved, report ratios.
 
+``python -m bench soak`` is the long money soak instead (bench/soak.py); its section of
+bench/RESULTS.md is kept when this rewrites the file.
+
 ``--smoke`` runs every section with tiny counts and data (seconds; for CI, so the suite cannot rot)
 and writes its report into the work directory instead of bench/RESULTS.md.  The exit status is 1
 when a call failed or a large reply came back incomplete, never because of a speed.
@@ -20,12 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
-
-from soap_gateway.certs import create_demo_pki
-
-from . import procs, report, scenarios, stack
+from . import procs, report, scenarios, soak, stack
 from .calls import DirectClient
 
 HERE = Path(__file__).resolve().parent
@@ -48,6 +46,9 @@ SMOKE = Plan(users=100, ops=10, rounds=1, calls=8, seconds=0.3, levels=(1, 4), l
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["soak"]:
+        return soak.main(argv[1:])  # the money soak, not a speed measurement
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny counts and data: checks the suite runs")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2, one per core)")
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     labels = {mode: f"{mode} {args.workers}×{n}" for mode, n in threads.items()}
 
     started, load_before, cpu_before = time.time(), procs.load_average(), procs.cpu_snapshot()
-    pki = _pki(workdir)
+    pki = stack.make_pki(workdir)
     servers: list[stack.Server] = []
     try:
         emulator = stack.start_emulator(workdir, pki, plan.users, plan.ops)
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     analysis = notes.read_text(encoding="utf-8") if notes.exists() and not args.smoke else ""
     text = report.results_md(machine, found, detail, analysis)
     from .hostile import keep_section  # its own run (python -m bench.hostile) writes that section
-    out.write_text(keep_section(out, text), encoding="utf-8")
+    out.write_text(soak.keep_section(out, keep_section(out, text)), encoding="utf-8")  # and python -m bench soak
     print(f"written: {out}")
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -121,20 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         print("calls failed: " + ", ".join(broken), file=sys.stderr)
         return 1
     return 0
-
-
-def _pki(workdir: Path) -> dict[str, str]:
-    """RSA-2048 keys, as the billing issues them; the client .pfx also as PEM for plain requests."""
-    made = create_demo_pki(workdir / "pki", domain=stack.DOMAIN, rsa_key=True)
-    pfx = made.clients["cashier1"]
-    key, cert, _ = pkcs12.load_key_and_certificates(pfx.read_bytes(), None)
-    assert key is not None and cert is not None
-    pem, pem_key = workdir / "pki" / "cashier1.crt", workdir / "pki" / "cashier1.key"
-    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem_key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    return {"cert": str(made.server_cert), "key": str(made.server_key), "ca": str(made.ca_cert), "pfx": str(pfx),
-            "pem": str(pem), "pem_key": str(pem_key)}
 
 
 def _machine(plan: Plan, args: argparse.Namespace, labels: dict[str, str], started: float,

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 from . import load, scenarios, stack
-from .__main__ import _pki
 from .calls import SoapClient, envelope
 
 
@@ -38,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     if spy is None:
         parser.error("py-spy is not installed (pip install py-spy)")
     workdir = Path(tempfile.mkdtemp(prefix="soap-gateway-profile-"))
-    pki = _pki(workdir)
+    pki = stack.make_pki(workdir)
     users = max(args.rows // 10, 100) if args.load == "large" else 100
     emulator = stack.start_emulator(workdir, pki, users, 10)
     threads = args.threads if args.mode == "gthread" else 1

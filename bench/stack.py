@@ -18,6 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from soap_gateway.certs import create_demo_pki
+
 from . import procs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,8 +104,11 @@ def start_emulator(workdir: Path, pki: dict[str, str], users: int, ops: int) -> 
 
 
 def gateway_config(workdir: Path, name: str, port: int, billing: str, pki: dict[str, str],
-                   workers: int, threads: int, extra: str = "") -> Path:
+                   workers: int, threads: int, extra: str = "", read_timeout: float = 300,
+                   journal: str = "") -> Path:
+    """``extra``: more [billing] keys; ``journal``: a whole [journal] section (default: an SQLite file)."""
     path = workdir / f"{name}.toml"
+    journal = journal or f'[journal]\npath = "{workdir / (name + "-journal.sqlite3")}"\n'
     path.write_text(f"""[billing]
 url = "{billing}/api.php"
 cert = "{pki['pfx']}"
@@ -108,7 +116,7 @@ ca = "{pki['ca']}"
 server_name = "{DOMAIN}"
 login = "{ADMIN[0]}"
 password = "{ADMIN[1]}"
-read_timeout = 300
+read_timeout = {read_timeout}
 {extra}
 [server]
 listen = "127.0.0.1:{port}"
@@ -117,16 +125,14 @@ threads = {threads}
 timeout = 600
 [auth]
 mode = "none"
-[journal]
-path = "{workdir / (name + '-journal.sqlite3')}"
-""", encoding="utf-8")
+{journal}""", encoding="utf-8")
     return path
 
 
 def launch_gateway(workdir: Path, name: str, billing: str, pki: dict[str, str], workers: int, threads: int,
-                   extra: str = "") -> Server:
+                   extra: str = "", read_timeout: float = 300, journal: str = "") -> Server:
     port = free_port()
-    config = gateway_config(workdir, name, port, billing, pki, workers, threads, extra)
+    config = gateway_config(workdir, name, port, billing, pki, workers, threads, extra, read_timeout, journal)
     argv = [sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)]
     process, log, handle = _spawn(name, argv, workdir)
     return Server(name, process, f"http://127.0.0.1:{port}", log, _settings(workers, threads), "/healthz", workers,
@@ -165,3 +171,17 @@ def wait_ready(server: Server) -> Server:
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"{server.name} did not start; see {server.log}")
+
+
+def make_pki(workdir: Path) -> dict[str, str]:
+    """RSA-2048 keys, as the billing issues them; the client .pfx also as PEM for plain requests."""
+    made = create_demo_pki(workdir / "pki", domain=DOMAIN, rsa_key=True)
+    pfx = made.clients["cashier1"]
+    key, cert, _ = pkcs12.load_key_and_certificates(pfx.read_bytes(), None)
+    assert key is not None and cert is not None
+    pem, pem_key = workdir / "pki" / "cashier1.crt", workdir / "pki" / "cashier1.key"
+    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem_key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return {"cert": str(made.server_cert), "key": str(made.server_key), "ca": str(made.ca_cert), "pfx": str(pfx),
+            "pem": str(pem), "pem_key": str(pem_key)}

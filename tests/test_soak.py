@@ -35,7 +35,6 @@ from serving import free_port, serve_process
 from soap_gateway.backend.tls import build_ssl_context, load_client_identity
 from soap_gateway.emulator import Emulator
 from soap_gateway.journal import open_journal
-from soap_gateway.journal.marker import marker_for
 from soap_gateway.journal.model import Who
 from soap_gateway.config import JournalSettings
 
@@ -208,18 +207,6 @@ def soak(billing: Emulator, pki: Any, urls: list[str], journal: JournalSettings,
     assert not driver.errors, driver.errors[:5]
     assert all(p.ids for p in everything), [p.number for p in everything if not p.ids]
 
-    # The billing holds exactly the intended payments: each once, with the ID its client was told.
-    new = [op for user in SUBSCRIBERS for op in billing.fin_opers(user) if op["ID"] >= first_new_id]
-    assert len(new) == len(everything)
-    by_marker = {marker_for(p.key): p for p in everything}
-    for op in new:
-        payment = by_marker[op["DESCR"].rsplit(" ", 1)[1]]
-        assert (op["USER_ID"], op["SUMMA"], op["NUMBER"]) == (payment.user, payment.amount, payment.number)
-        assert set(payment.ids) == {op["ID"]}
-    for user in SUBSCRIBERS:
-        intended = sum((p.amount for p in everything if p.user == user), Decimal("0.00"))
-        assert billing.balance(user) == before[user] + intended, user
-
     store = open_journal(journal)
     try:
         records = store.records(since=time.time() - elapsed - 5)
@@ -227,6 +214,19 @@ def soak(billing: Emulator, pki: Any, urls: list[str], journal: JournalSettings,
     finally:
         store.close()
     assert all(e is not None and e.state == "done" for e in entries)
+
+    # The billing holds exactly the intended payments: each once, with the ID its client was told.
+    new = [op for user in SUBSCRIBERS for op in billing.fin_opers(user) if op["ID"] >= first_new_id]
+    assert len(new) == len(everything)
+    by_marker = {e.marker: p for e, p in zip(entries, everything)}  # type: ignore[union-attr]
+    for op in new:
+        payment = by_marker[op["DESCR"].split(" ", 1)[0]]  # the marker comes first
+        assert (op["USER_ID"], op["SUMMA"], op["NUMBER"]) == (payment.user, payment.amount, payment.number)
+        assert set(payment.ids) == {op["ID"]}
+    for user in SUBSCRIBERS:
+        intended = sum((p.amount for p in everything if p.user == user), Decimal("0.00"))
+        assert billing.balance(user) == before[user] + intended, user
+
     count = {outcome: sum(r.outcome == outcome for r in records) for outcome in
              ("pending", "done", "replayed", "reconciling", "unknown", "conflict")}
     reconciled = sum(r.outcome == "done" and r.detail.startswith("reconciled") for r in records)
