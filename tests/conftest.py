@@ -114,7 +114,9 @@ def client(make_client: Any) -> BillingClient:
 
 @pytest.fixture(scope="session")
 def gateway_settings(billing_settings: BillingSettings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    journal = JournalSettings(path=str(tmp_path_factory.mktemp("journal") / "journal.sqlite3"))
+    # No background resolver: its lookups would land in tests that count the billing's requests;
+    # the tests of the resolver turn it on for their own gateway.
+    journal = JournalSettings(path=str(tmp_path_factory.mktemp("journal") / "journal.sqlite3"), resolver_seconds=0)
     # readyz_details: the health tests read each check's detail; tests/test_readyz_anonymity.py the default.
     return Settings(billing=billing_settings, server=ServerSettings(listen="127.0.0.1:0"), journal=journal,
                     auth=AuthSettings(readyz_details=True))

@@ -81,7 +81,7 @@ def marked(journal: Any, emulator: Any, user: int, key: str) -> list[dict[str, A
 
 
 def journal_path(tmp: Path) -> JournalSettings:
-    return JournalSettings(path=str(tmp / "journal.sqlite3"))
+    return JournalSettings(path=str(tmp / "journal.sqlite3"), resolver_seconds=0)  # tests/test_payment_lookup.py: on
 
 
 def write_config(path: Path, settings: Settings, *, listen: str, journal: dict[str, Any],

@@ -45,8 +45,8 @@ def header(server: Any, suid: int) -> Any:
 
 
 def billing_calls(emulator: Any) -> int:
-    """Requests the billing received, not counting the pass-through logins of the cashiers themselves."""
-    return len([r for r in emulator.requests() if r.proc != "CLN_AUTH_LOGIN"])
+    """The calls of these tests the billing received (not the pass-through logins of the cashiers themselves)."""
+    return len([r for r in emulator.requests() if r.proc in ("CLN_USR_GET", "CLN_FIN_OPER_ADD")])
 
 
 def test_a_suid_works_for_the_caller_it_was_issued_to(server: Any, emulator: Any) -> None:
