@@ -147,6 +147,10 @@ class JournalSettings:
     waits for it.
     ``resolver_seconds``: how long after a write became unknown the
     background resolver looks for it again (then ever less often; 0: off).
+    ``evidence``: how a lost payment is recognised in the billing: the
+    gateway's marker in its text ("marker"), or, for operators who want no
+    gateway text in a subscriber's statement, the caller's document number
+    with the subscriber, amount and date ("number"; weaker: docs/money-safety.md).
     ``key_scope``: idempotency keys belong to the authenticated caller
     ("caller", the default), or to everyone ("shared": several front ends
     that post for one cashier and must see each other's keys).
@@ -157,6 +161,7 @@ class JournalSettings:
     lease_seconds: float = 0.0
     wait_seconds: float = 0.0
     key_scope: Literal["caller", "shared"] = "caller"
+    evidence: Literal["marker", "number"] = "marker"
     resolver_seconds: float = 30.0
 
 

@@ -91,14 +91,15 @@ class Operation:
     """One operation for every facade: its published arguments, and running it for a call."""
 
     def __init__(self, proc: Procedure, gateway: Gateway | None, zone: dt.tzinfo | None, buffer_rows: int,
-                 run: Callable[[Gateway, CallContext, dict[str, Any]], list[Row]] | None = None) -> None:
+                 run: Callable[[Gateway, CallContext, dict[str, Any]], list[Row]] | None = None,
+                 marked: bool = True) -> None:
         self.proc, self.name = proc, proc.name
         self.gateway = gateway
-        self.params = published_arguments(proc)
+        self.params = published_arguments(proc, marked)
         # A facade may take it from a URL (REST GET): a read with no secret argument, as URLs are logged.
         self.by_query = proc.mode == "read" and not any(a.secret for a in self.params)
-        self.published = dataclasses.replace(proc, args=tuple(
-            _shortened(a) if a.name == proc.marker else a for a in proc.args))
+        published = {a.name: a for a in self.params}
+        self.published = dataclasses.replace(proc, args=tuple(published.get(a.name, a) for a in proc.args))
         self.convert = OutputConverter(proc, zone)
         self.buffer_rows = buffer_rows
         self._own = run
@@ -145,24 +146,31 @@ class Operation:
 
 
 def operations(catalogue: Catalogue, gateway: Gateway | None, zone: dt.tzinfo | None,
-               buffer_rows: int) -> dict[str, Operation]:
-    """Every operation a facade offers: the catalogue's procedures, then the gateway's own."""
-    found = {name: Operation(proc, gateway, zone, buffer_rows) for name, proc in catalogue.items()}
+               buffer_rows: int, marked: bool = True) -> dict[str, Operation]:
+    """Every operation a facade offers: the catalogue's procedures, then the gateway's own.
+
+    ``marked``: payments carry the gateway's marker (journal.evidence = "marker"), which takes room
+    in their text; otherwise their document number is required instead.
+    """
+    found = {name: Operation(proc, gateway, zone, buffer_rows, marked=marked) for name, proc in catalogue.items()}
     for own in own_operations(catalogue):
         found[own.spec.name] = Operation(own.spec, gateway, zone, buffer_rows, own.run)
     return found
 
 
-def published_arguments(proc: Procedure) -> list[Argument]:
-    """The caller's arguments; the marker argument shortened by the marker's room."""
+def published_arguments(proc: Procedure, marked: bool = True) -> list[Argument]:
+    """The caller's arguments: the marker argument shortened by the marker's room, or (``marked`` False:
+    journal.evidence = "number") the document number required instead."""
+    if not marked and proc.reconcile == "posting" and proc.lookup is not None and proc.lookup.number:
+        return [dataclasses.replace(a, required=True) if a.name == proc.lookup.number else a for a in proc.params]
     return [_shortened(a) if a.name == proc.marker else a for a in proc.params]
 
 
 def _shortened(arg: Argument) -> Argument:
     assert isinstance(arg.type, Text)
     room = arg.type.max_len - RESERVED
-    note = (f"Шлюз дописывает к полю метку сверки (знаков: {RESERVED}), поэтому здесь не более {room} знаков.\n"
-            f"The gateway appends its reconciliation marker ({RESERVED} characters): at most {room} here.")
+    note = (f"Шлюз ставит в начало поля метку сверки (знаков: {RESERVED}), поэтому здесь не более {room} знаков.\n"
+            f"The gateway puts its reconciliation marker in front ({RESERVED} characters): at most {room} here.")
     return dataclasses.replace(arg, type=Text(arg.type.billing, room), doc_en=f"{arg.doc_en}\n{note}".strip())
 
 

@@ -102,3 +102,22 @@ def test_the_background_resolver_finds_a_late_commit_without_a_retry(gw: Running
     assert metric(gw, "soap_gateway_journal_unresolved_oldest_seconds") == 0
     posted = pay(gw, key, 105, "250.00")  # the caller's retry, whenever it comes, gets the billing's answer
     assert [op["ID"] for op in emulator.fin_opers(105)][-1] == posted.ID
+
+
+def test_without_gateway_text_the_document_number_is_the_evidence(gateway_settings: Any, emulator: Any,
+                                                                  tmp_path: Path) -> None:
+    journal = dataclasses.replace(journal_path(tmp_path), evidence="number")
+    with running_gateway(gateway_settings, journal, read_timeout=1.0, connect_timeout=1.0) as gw:
+        wsdl = requests.get(f"{gw.url}/soap?wsdl", timeout=30).text
+        assert re.search(r'name="CLN_FIN_OPER_ADD_DESCRType">\s*<xs:restriction base="xs:string">\s*'
+                         r'<xs:maxLength value="255"/>', wsdl)  # the whole DESCR is the caller's
+        # NUMBER required: neither minOccurs="0" nor nillable
+        assert re.search(r'<xs:element name="NUMBER" type="tns:CLN_FIN_OPER_ADD_NUMBERType">', wsdl)
+        key, before = new_key(), emulator.balance(106)
+        emulator.add_fault("drop_after_commit", proc="CLN_FIN_OPER_ADD", count=1)
+        posted = gw.service.CLN_FIN_OPER_ADD(USER_ID=106, OP_DATE=WHEN, SUMMA=Decimal("12.00"), DESCR="Оплата",
+                                             NUMBER=key[:10], IDEMPOTENCY_KEY=key)
+        operation = emulator.fin_opers(106)[-1]
+        assert (posted.ID, operation["DESCR"], operation["NUMBER"]) == (operation["ID"], "Оплата", key[:10])
+        assert emulator.balance(106) == before + Decimal("12.00")
+        assert gw.journal.records(key=key)[-1].detail.startswith(f"reconciled: found in CLN_FIN_OPER as ID")

@@ -204,8 +204,10 @@ _LOOKUP_PARTS = {
 def _lookup(entry: Any, kind: str, where_text: str, where: _Where) -> Lookup:
     if not isinstance(entry, dict):
         raise where.fail(where_text, "must be a table")
-    parts = _LOOKUP_PARTS[kind]
-    _check_keys(entry, {"procedure", *parts}, where_text, where)
+    parts = dict(_LOOKUP_PARTS[kind])
+    optional = {"number": ("argument", "column")} if kind == "posting" else {}
+    _check_keys(entry, {"procedure", *parts, *optional}, where_text, where)
+    parts.update({part: keys for part, keys in optional.items() if part in entry})
     values: dict[str, str] = {}
     for part, keys in parts.items():
         table = _require(entry, part, where_text, where)
@@ -228,7 +230,8 @@ def _lookup(entry: Any, kind: str, where_text: str, where: _Where) -> Lookup:
                   subscriber_column=v("subscriber.column", ""), time=v("time.argument", ""),
                   time_from=v("time.from", ""), time_to=v("time.to", ""), time_column=v("time.column", ""),
                   window_minutes=window, evidence_column=v("evidence.column", ""), id_column=v("id.column", ""),
-                  until_column=v("until.column", ""))
+                  until_column=v("until.column", ""), number=v("number.argument", ""),
+                  number_column=v("number.column", ""))
 
 
 def check_lookups(procedures: Mapping[str, Procedure]) -> None:
@@ -252,6 +255,8 @@ def check_lookups(procedures: Mapping[str, Procedure]) -> None:
                       ("time.to", lookup.time_to, theirs), ("subscriber.column", lookup.subscriber_column, columns),
                       ("time.column", lookup.time_column, columns), ("evidence.column", lookup.evidence_column, columns),
                       ("id.column", lookup.id_column, columns)]
+            if lookup.number:
+                names += [("number.argument", lookup.number, mine), ("number.column", lookup.number_column, columns)]
         else:
             names += [("until.column", lookup.until_column, columns)]
         for part, name, known in names:

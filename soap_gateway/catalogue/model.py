@@ -79,6 +79,8 @@ class Lookup:
     time_column: str = ""
     window_minutes: int = 60
     evidence_column: str = ""  # posting: the column that carries the marker
+    number: str = ""  # posting, optional: the write's document number argument ...
+    number_column: str = ""  # ... and the column that shows it (journal.evidence = "number")
     id_column: str = ""  # posting: the row's id, answered as the write's ID
     until_column: str = ""  # state: a date the write moves later
 

@@ -44,6 +44,11 @@ class WriteGuard:
         self.lease = write_budget(client.settings, settings)
         self.wait = settings.wait_seconds or min(self.lease, per_call + 5)
         self.calibration = Calibration(client, journal)
+        self.by_number = settings.evidence == "number"
+        for proc in client.catalogue.values():
+            if self.by_number and proc.reconcile == "posting" and not (proc.lookup and proc.lookup.number):
+                raise ConfigurationError(f"journal.evidence = \"number\": the lookup of {proc.name} declares no "
+                                         "number (a [<procedure>.lookup] number = {{ argument, column }})")
 
     def run(self, proc: Procedure, args: Mapping[str, Any], send: Send, key: str | None, who: Who) -> list[Row]:
         if not proc.idempotent:
@@ -55,7 +60,12 @@ class WriteGuard:
         key = key or f"gw-{uuid.uuid4().hex}"
         marker = marker_for(self.journal.secret(), who.scope, key)
         args = self.client.validate(proc.name, args)
-        outgoing = dict(args, **{proc.marker: with_marker(args.get(proc.marker), marker)}) if proc.marker else args
+        by_number = self.by_number and proc.reconcile == "posting"
+        if by_number and args.get(proc.lookup.number) is None:  # type: ignore[union-attr]
+            raise InvalidArgument(proc.name, [(proc.lookup.number, "required: a lost payment is found by its "  # type: ignore[union-attr]
+                                               "document number (journal.evidence = \"number\")")])
+        marked = proc.marker and not by_number
+        outgoing = dict(args, **{proc.marker: with_marker(args.get(proc.marker), marker)}) if marked else args
         self.client.encode(proc.name, outgoing)  # the marked arguments must fit, before anything is journaled
         payload = fingerprint(proc.name, self.client.encode(proc.name, args))
         decision = self._claim(key, payload, marker, _subject(proc, args), who)
@@ -102,6 +112,8 @@ class WriteGuard:
         try:
             if strategy is not None and not entry.evidence:
                 evidence = strategy.baseline(self.client, proc, args)
+                if self.by_number and proc.reconcile == "posting":
+                    evidence["by"] = "number"
                 self.journal.set_evidence(entry.key, token, evidence)
                 entry = _with(entry, evidence=evidence)
         except GatewayError as exc:

@@ -55,7 +55,10 @@ class Posting:
         when = args[lookup.time]
         if when.tzinfo is not None:  # sent as the billing's wall clock (Timestamp.to_wire)
             when = when.astimezone(client.wire.zone).replace(tzinfo=None)
-        return {"subscriber": args[lookup.subscriber], "amount": str(args[lookup.amount]), "time": when.isoformat()}
+        terms = {"subscriber": args[lookup.subscriber], "amount": str(args[lookup.amount]), "time": when.isoformat()}
+        if lookup.number and args.get(lookup.number) is not None:
+            terms["number"] = args[lookup.number]
+        return terms
 
     def check(self, client: BillingClient, proc: Procedure, entry: Entry) -> Verdict:
         lookup, terms = proc.lookup, entry.evidence
@@ -69,15 +72,23 @@ class Posting:
             sent = dt.datetime.fromtimestamp(entry.sent_at, client.wire.zone).replace(tzinfo=None)
             if abs(centres[0] - sent) > window:
                 centres.append(sent)
+        by_number = terms.get("by") == "number"  # journal.evidence = "number": no marker was sent
+
+        def evidence(row: Row) -> bool:
+            if by_number:
+                return row.get(lookup.number_column) == terms.get("number")
+            return carries(row.get(lookup.evidence_column), entry.marker)
+
         carriers: dict[Any, Row] = {}
         for centre in centres:
             rows = client.call(lookup.procedure, {lookup.by: user, lookup.time_from: centre - window,
                                                   lookup.time_to: centre + window})
             for row in rows:
-                if carries(row.get(lookup.evidence_column), entry.marker):
+                if evidence(row):
                     carriers[row.get(lookup.id_column, id(row))] = row
+        what = f"{lookup.number_column} {terms.get('number')}" if by_number else "the marker"
         if not carriers:
-            return Verdict("absent", f"no row of {lookup.procedure} for {lookup.by} {user} carries the marker")
+            return Verdict("absent", f"no row of {lookup.procedure} for {lookup.by} {user} carries {what}")
 
         def agrees(row: Row) -> bool:
             when = row.get(lookup.time_column)
@@ -89,12 +100,12 @@ class Posting:
             seen = "; ".join(f"{lookup.id_column} {r.get(lookup.id_column)}: {lookup.subscriber_column} "
                              f"{r.get(lookup.subscriber_column)}, {lookup.amount_column} {r.get(lookup.amount_column)}"
                              for r in carriers.values())
-            return Verdict("mismatch", f"{lookup.procedure} has the marker on rows that are not this write "
+            return Verdict("mismatch", f"{lookup.procedure} has {what} on rows that are not this write "
                            f"({lookup.subscriber} {user}, {lookup.amount} {amount}): {seen}")
         ids = tuple(r.get(lookup.id_column) for r in mine)
         detail = f"found in {lookup.procedure} as {lookup.id_column} {ids[0]}"
         if len(mine) > 1:
-            detail += f"; {len(mine)} rows carry this marker: {list(ids)}"
+            detail += f"; {len(mine)} rows carry {what}: {list(ids)}"
         columns = {c.name for c in proc.columns}
         return Verdict("found", detail, [Row({k: v for k, v in mine[0].values.items() if k in columns})], ids)
 

@@ -52,7 +52,8 @@ class RestFacade:
     def __init__(self, settings: Settings, gateway: Gateway) -> None:
         self.settings = settings
         zone = ZoneInfo(settings.billing.timezone) if settings.server.datetime_output == "offset" else None
-        self.operations = operations(gateway.catalogue, gateway, zone, settings.server.buffer_rows)
+        self.operations = operations(gateway.catalogue, gateway, zone, settings.server.buffer_rows,
+                                     marked=settings.journal.evidence == "marker")
         self.openapi = openapi_document(settings, offered=self.operations.values())
         self.reference = reference.Pages(OPENAPI_PATH)
 

@@ -57,7 +57,8 @@ def openapi_document(settings: Settings, catalogue: Catalogue | None = None,
     if offered is None:
         catalogue = catalogue or load_catalogue(settings.billing.catalogue_files, settings.billing.arg_counts)
         zone = ZoneInfo(settings.billing.timezone) if settings.server.datetime_output == "offset" else None
-        offered = operations(catalogue, None, zone, settings.server.buffer_rows).values()
+        offered = operations(catalogue, None, zone, settings.server.buffer_rows,
+                             marked=settings.journal.evidence == "marker").values()
     document = build_openapi(offered, settings)
     return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 

@@ -118,7 +118,8 @@ def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: S
     extra = None
     if settings.billing.execute_procedures:  # off by default: no EXECUTE in the WSDL
         extra = execute_operation(Executor(gateway, settings.billing.execute_procedures, catalogue))
-    service = build_service(catalogue, gateway, zone, extra, settings.server.buffer_rows)  # type: ignore[arg-type]
+    service = build_service(catalogue, gateway, zone, extra, settings.server.buffer_rows,  # type: ignore[arg-type]
+                            marked=settings.journal.evidence == "marker")
     app = GatewayApplication([service], tns=TNS, name=APP_NAME,
                              in_protocol=GatewaySoap11(validator="lxml"), out_protocol=StreamingSoap11())
     app.event_manager.add_listener("method_call", _attach_call_context)

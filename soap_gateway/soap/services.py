@@ -63,13 +63,14 @@ def _operation(op: Operation) -> Any:
 
 
 def build_service(catalogue: Catalogue, gateway: Gateway, zone: dt.tzinfo | None,
-                  extra: dict[str, Any] | None = None, buffer_rows: int = 1000) -> type[Service]:
+                  extra: dict[str, Any] | None = None, buffer_rows: int = 1000, marked: bool = True) -> type[Service]:
     """The Service class with every catalogue procedure as an operation (and ``extra`` methods).
 
     ``zone`` is None to publish the billing's wall-clock times without an
     offset, or the billing's zone to publish them with its offset.  List
     replies longer than ``buffer_rows`` are streamed (soap.writer).
+    ``marked``: payments carry the gateway's marker (journal.evidence), which takes room in their text.
     """
-    methods = {name: _operation(op) for name, op in operations(catalogue, gateway, zone, buffer_rows).items()}
+    methods = {name: _operation(op) for name, op in operations(catalogue, gateway, zone, buffer_rows, marked).items()}
     methods.update(extra or {})
     return type(SERVICE_NAME, (Service,), {"__service_name__": SERVICE_NAME, "__namespace__": TNS, **methods})
