@@ -25,7 +25,6 @@ import urllib.request
 from pathlib import Path
 
 from . import procs, stack
-from .__main__ import _pki
 
 HERE = Path(__file__).resolve().parent
 PARALLEL = 8
@@ -179,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.strftime("%Y-%m-%d %H:%M")
     servers: list[stack.Server] = []
     try:
-        pki = _pki(workdir)
+        pki = stack.make_pki(workdir)
         emulator = stack.start_emulator(workdir, pki, 200, 5)
         servers.append(emulator)
         gateway = stack.wait_ready(stack.launch_gateway(workdir, "gateway", emulator.url, pki, 1, PARALLEL))
