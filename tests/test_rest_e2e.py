@@ -168,7 +168,7 @@ def test_find_read_pay_read_list(rest: Rest) -> None:
     mine = [op for op in operations if op["ID"] == posted["ID"]]
     assert len(mine) == 1
     assert (mine[0]["SUMMA"], mine[0]["NUMBER"], mine[0]["OP_DATE"]) == ("1234.56", "PP-18", when.isoformat())
-    assert re.fullmatch(r"Оплата через 1С, п/п №18 \[gw:[0-9a-f]{16}\]", mine[0]["DESCR"])
+    assert re.fullmatch(r"\[gw:[0-9a-f]{16}\] Оплата через 1С, п/п №18", mine[0]["DESCR"])  # the marker first
 
 
 def test_fin_oper_on_a_group_covers_its_subscribers(rest: Rest) -> None:
