@@ -17,7 +17,7 @@ from .config import JournalSettings, Settings
 from .errors import AuthenticationFailed, BillingError, ConfigurationError, PermissionDenied
 from .journal import open_journal
 from .journal.guard import WriteGuard
-from .journal.model import PENDING, UNKNOWN, Who
+from .journal.model import PENDING, UNKNOWN, Who, who_called
 from .journal.resolver import Resolver
 from .journal.store import SqlJournal
 from .security.roles import Principal, redact, secret_columns
@@ -73,9 +73,10 @@ class Gateway:
                 login = proc.argument("login")
                 raise AuthenticationFailed(login=str(args.get(login.name, "")) if login else "",
                                            billing_message=exc.billing_message) from None
+            session = proc.role_column("session")
             for row in rows:
-                if row.get("SUID") is not None:
-                    self.sessions.bind(str(row.get("SUID")), caller)
+                if session is not None and row.get(session.name) is not None:
+                    self.sessions.bind(str(row.get(session.name)), caller)
             return rows
         if suid is not None:
             self.sessions.check(suid, caller, name)
@@ -123,13 +124,6 @@ class Gateway:
         self.client.close()
         if self.journal is not None:
             self.journal.close()
-
-
-def who_called(caller: str, credentials: Credentials | None, suid: str | None) -> str:
-    """The audit's "who called": the gateway caller, and whose billing session ran it."""
-    if credentials is not None and credentials.login != caller:
-        return f"{caller} as {credentials.login}"
-    return f"{caller} (own billing session)" if suid else caller
 
 
 class SessionBook:

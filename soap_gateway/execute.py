@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from .backend import Credentials, Row
+from .backend import BillingClient, Credentials, Row
 from .catalogue import Argument, Catalogue, Procedure
 from .catalogue.types import parse_type
-from .core import Gateway, who_called
 from .errors import ConfigurationError, InvalidArgument, PermissionDenied
-from .journal.model import Who
+from .journal.guard import WriteGuard
+from .journal.model import Who, who_called
 from .security.roles import Principal
 
 OPERATION = "EXECUTE"
@@ -29,12 +29,14 @@ _ARG_TYPE = parse_type("VARCHAR(32765)")
 class Executor:
     """Runs the procedures named in ``billing.execute_procedures``, nothing else."""
 
-    def __init__(self, gateway: Gateway | None, allowed: Sequence[str], catalogue: Catalogue) -> None:
+    def __init__(self, client: BillingClient | None, writes: WriteGuard | None, allowed: Sequence[str],
+                 catalogue: Catalogue) -> None:
+        """``writes``: the gateway's journaled write path (None without a journal: EXECUTE is refused)."""
         overlap = sorted({n.upper() for n in allowed} & set(catalogue))
         if overlap:
             raise ConfigurationError(f"billing.execute_procedures: {', '.join(overlap)} is in the catalogue; "
                                      "call its own operation instead")
-        self.gateway = gateway
+        self.client, self.writes = client, writes
         self.allowed = frozenset(n.upper() for n in allowed)
 
     def run(self, name: str, args: Sequence[str | None], *, principal: Principal | None = None,
@@ -48,16 +50,16 @@ class Executor:
             raise PermissionDenied(caller=caller, operation=f"{OPERATION} {procedure or '(no procedure)'}")
         if len(args) > MAX_ARGS:
             raise InvalidArgument(OPERATION, [("ARGS", f"at most {MAX_ARGS} arguments")])
-        assert self.gateway is not None
-        if self.gateway.writes is None:
+        if self.writes is None:
             raise ConfigurationError("EXECUTE needs the write journal: every call is audited")
         params = tuple(Argument(name=f"ARG{i}", type=_ARG_TYPE) for i in range(1, len(args) + 1))
         proc = Procedure(name=procedure, mode="write", result="rows", args=params, source="execute")
         values = {p.name: v for p, v in zip(params, args) if v is not None}
-        client = self.gateway.client
+        client = self.client
+        assert client is not None
 
         def send(values: Mapping[str, Any]) -> list[Row]:
             return client.call_procedure(proc, values, credentials=credentials)
 
         who = Who(who_called(caller, credentials, None), correlation_id)
-        return self.gateway.writes.audited(proc, values, send, who, note=f"via {OPERATION}")
+        return self.writes.audited(proc, values, send, who, note=f"via {OPERATION}")

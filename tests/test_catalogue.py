@@ -213,20 +213,20 @@ def test_site_file_adds_a_procedure(tmp_path: Path) -> None:
 
 def test_site_file_cannot_silently_redefine_a_builtin(tmp_path: Path) -> None:
     site = tmp_path / "site.toml"
-    site.write_text(MINIMAL.replace("MY_PROC", "CLN_HOME_LIST"), encoding="utf-8")
+    site.write_text(MINIMAL.replace("MY_PROC", "CLN_SWITCH_LIST"), encoding="utf-8")
     with pytest.raises(ConfigurationError) as info:
         load_catalogue([site])
-    assert str(site) in str(info.value) and "CLN_HOME_LIST" in str(info.value)
+    assert str(site) in str(info.value) and "CLN_SWITCH_LIST" in str(info.value)
     assert "replace = true" in str(info.value)
 
-    site.write_text(MINIMAL.replace("MY_PROC", "CLN_HOME_LIST").replace('mode = "read"', 'mode = "read"\nreplace = true'),
+    site.write_text(MINIMAL.replace("MY_PROC", "CLN_SWITCH_LIST").replace('mode = "read"', 'mode = "read"\nreplace = true'),
                     encoding="utf-8")
     catalogue = load_catalogue([site])
-    assert [a.name for a in catalogue["CLN_HOME_LIST"].args] == ["A"]
-    assert catalogue["CLN_HOME_LIST"].source == str(site)
+    assert [a.name for a in catalogue["CLN_SWITCH_LIST"].args] == ["A"]
+    assert catalogue["CLN_SWITCH_LIST"].source == str(site)
     assert len(catalogue) == 11
     # the built-in definition itself is untouched for the next load
-    assert [a.name for a in load_catalogue()["CLN_HOME_LIST"].args] == ["P_ID"]
+    assert [a.name for a in load_catalogue()["CLN_SWITCH_LIST"].args] == ["P_ID", "P_HOME_ID"]
 
 
 def test_a_second_site_file_cannot_silently_redefine_the_first(tmp_path: Path) -> None:

@@ -71,9 +71,10 @@ class Calibration:
 
     def judge(self, proc: Procedure, entry: Entry, rows: list[Row], verdict: Verdict) -> tuple[bool, str]:
         """Record whether the lookup found the posting ``rows`` (the billing's answer) says exists."""
-        known = rows[0].get("ID") if rows else None
+        record = proc.role_column("record")
+        known = rows[0].get(record.name) if rows and record is not None else None
         ok = verdict.kind == "found" and (known is None or known in verdict.ids)
-        what = f"the posting with ID {known}" if known is not None else "the posting"
+        what = f"the posting with {record.name} {known}" if record is not None and known is not None else "the posting"
         if ok:
             detail = f"the lookup found {what} of key {entry.key}: {verdict.detail}"
         else:

@@ -135,3 +135,10 @@ def _untag(value: Any) -> Any:
     parse: dict[str, Callable[[str], Any]] = {"decimal": decimal.Decimal, "datetime": dt.datetime.fromisoformat,
                                               "date": dt.date.fromisoformat}
     return parse[kind](text)
+
+
+def who_called(caller: str, credentials: Any, suid: str | None) -> str:
+    """The audit's "who called": the gateway caller, and whose billing session ran it."""
+    if credentials is not None and credentials.login != caller:
+        return f"{caller} as {credentials.login}"
+    return f"{caller} (own billing session)" if suid else caller

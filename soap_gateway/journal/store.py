@@ -313,7 +313,7 @@ class SqlJournal:
 
 
 def legacy_scope(caller: str) -> str:
-    """The caller's name in an audit's "who called" (``core.who_called``): "buh (own billing session)", "web as kassa1"."""
+    """The caller's name in an audit's "who called" (``model.who_called``): "buh (own billing session)", "web as kassa1"."""
     return caller.removesuffix(" (own billing session)").split(" as ", 1)[0]
 
 

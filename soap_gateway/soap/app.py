@@ -117,7 +117,8 @@ def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: S
     zone = ZoneInfo(settings.billing.timezone) if settings.server.datetime_output == "offset" else None
     extra = None
     if settings.billing.execute_procedures:  # off by default: no EXECUTE in the WSDL
-        extra = execute_operation(Executor(gateway, settings.billing.execute_procedures, catalogue))
+        extra = execute_operation(Executor(gateway.client if gateway else None, gateway.writes if gateway else None,
+                                           settings.billing.execute_procedures, catalogue))
     service = build_service(catalogue, gateway, zone, extra, settings.server.buffer_rows,  # type: ignore[arg-type]
                             marked=settings.journal.evidence == "marker")
     app = GatewayApplication([service], tns=TNS, name=APP_NAME,
