@@ -120,4 +120,4 @@ def test_without_gateway_text_the_document_number_is_the_evidence(gateway_settin
         operation = emulator.fin_opers(106)[-1]
         assert (posted.ID, operation["DESCR"], operation["NUMBER"]) == (operation["ID"], "Оплата", key[:10])
         assert emulator.balance(106) == before + Decimal("12.00")
-        assert gw.journal.records(key=key)[-1].detail.startswith(f"reconciled: found in CLN_FIN_OPER as ID")
+        assert gw.journal.records(key=key)[-1].detail.startswith("reconciled: found in CLN_FIN_OPER as ID")

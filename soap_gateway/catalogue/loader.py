@@ -211,10 +211,10 @@ def _lookup(entry: Any, kind: str, where_text: str, where: _Where) -> Lookup:
     values: dict[str, str] = {}
     for part, keys in parts.items():
         table = _require(entry, part, where_text, where)
-        optional = {"window_minutes"} if part == "time" else set()
+        extra = {"window_minutes"} if part == "time" else set()
         if not isinstance(table, dict):
             raise where.fail(f"{where_text}.{part}", "must be a table such as { column = \"NAME\" }")
-        _check_keys(table, set(keys) | optional, f"{where_text}.{part}", where)
+        _check_keys(table, set(keys) | extra, f"{where_text}.{part}", where)
         for key in keys:
             value = _require(table, key, f"{where_text}.{part}", where)
             if not isinstance(value, str) or not value:

@@ -76,7 +76,7 @@ class Posting:
 
         def evidence(row: Row) -> bool:
             if by_number:
-                return row.get(lookup.number_column) == terms.get("number")
+                return bool(row.get(lookup.number_column) == terms.get("number"))
             return carries(row.get(lookup.evidence_column), entry.marker)
 
         carriers: dict[Any, Row] = {}
