@@ -106,6 +106,9 @@ class ServerSettings:
     # List replies up to this many rows are read whole before the reply starts (an error among
     # them is a fault); longer ones stream, and an error later on cuts the connection.
     buffer_rows: int = 1000
+    # "fast": SOAP requests read by lxml against the published schema and run without Spyne
+    # (soap/fastpath.py); "spyne": through Spyne's own request path, which still publishes the WSDL.
+    soap_path: Literal["fast", "spyne"] = "fast"
 
     @property
     def address(self) -> tuple[str, int]:

@@ -27,6 +27,7 @@ from ..config import Settings
 from ..core import Gateway
 from ..errors import GatewayError, MethodNotAllowed, UnreadableRequest
 from ..execute import Executor
+from ..operations import Operation, operations
 from ..web import CallContext, Response
 from ..web.app import respond, status_line
 from ..web.context import ENVIRON_KEY
@@ -36,6 +37,7 @@ from .decoding import FORWARDED_CONTENT_TYPE
 from .faults import (GatewayApplication, error_envelope, lookup, operation_envelope, request_fault, schema_fault,
                      stamp_correlation_id)
 from .execute import execute_operation
+from .fastpath import Answer, CompiledOperation, FastPath
 from .models import TNS
 from .services import build_service
 from .writer import StreamingSoap11
@@ -113,14 +115,20 @@ class GatewaySoap11(Soap11):
             raise schema_fault(str(exc)) from None
 
 
-def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: Settings) -> GatewayApplication:
+def soap_operations(catalogue: Catalogue, gateway: Gateway | None, settings: Settings) -> dict[str, Operation]:
+    """Every operation SOAP offers but EXECUTE, for both request paths."""
     zone = ZoneInfo(settings.billing.timezone) if settings.server.datetime_output == "offset" else None
+    return operations(catalogue, gateway, zone, settings.server.buffer_rows,
+                      marked=settings.journal.evidence == "marker")
+
+
+def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: Settings,
+                      ops: dict[str, Operation] | None = None) -> GatewayApplication:
     extra = None
     if settings.billing.execute_procedures:  # off by default: no EXECUTE in the WSDL
         extra = execute_operation(Executor(gateway.client if gateway else None, gateway.writes if gateway else None,
                                            settings.billing.execute_procedures, catalogue))
-    service = build_service(catalogue, gateway, zone, extra, settings.server.buffer_rows,  # type: ignore[arg-type]
-                            marked=settings.journal.evidence == "marker")
+    service = build_service(ops if ops is not None else soap_operations(catalogue, gateway, settings), extra)
     app = GatewayApplication([service], tns=TNS, name=APP_NAME,
                              in_protocol=GatewaySoap11(validator="lxml"), out_protocol=StreamingSoap11())
     app.event_manager.add_listener("method_call", _attach_call_context)
@@ -180,10 +188,12 @@ class SoapFacade:
 
     def __init__(self, settings: Settings, gateway: Gateway) -> None:
         self.settings = settings
-        self.spyne = WsgiApplication(build_application(gateway.catalogue, gateway, settings),
+        ops = soap_operations(gateway.catalogue, gateway, settings)
+        self.spyne = WsgiApplication(build_application(gateway.catalogue, gateway, settings, ops),
                                      max_content_length=settings.server.max_body_bytes)
         self.wsdl = render_wsdl(self.spyne, settings.server.wsdl_address)
         self.spyne.app.out_protocol.prepare()  # the reply writers, compiled from the interface just built
+        self.fast = compile_fast_path(self.spyne.app, ops) if settings.server.soap_path == "fast" else None
         self.limits = Limits.of(settings.server)
         self.spyne.event_manager.add_listener("wsgi_close", _record_outcome)
         # a streamed reply is still being written when the app returns: record it once it starts
@@ -216,6 +226,10 @@ class SoapFacade:
             call.outcome = lookup(exc)[0]
             return respond(start_response, "500 Internal Server Error", list(_SOAP_HEADERS),
                            error_envelope(exc, call.correlation_id))
+        if self.fast is not None:
+            answer = self.fast.answer(body, call)
+            if answer is not None:
+                return self._fast_reply(answer, start_response, call)
         environ = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
                                    "CONTENT_TYPE": FORWARDED_CONTENT_TYPE})
         try:
@@ -230,6 +244,29 @@ class SoapFacade:
         if call.on_close:  # the writer is streaming: the rest is read while the server sends it
             return StreamedBody(first, chunks, call)
         return [first, *chunks]
+
+    def _fast_reply(self, answer: Answer, start_response: Callable[..., Any],
+                    call: CallContext) -> list[bytes] | StreamedBody:
+        if answer.chunks is None:
+            return respond(start_response, answer.status, list(_SOAP_HEADERS), answer.body)
+        try:
+            first = next(answer.chunks, b"")
+        except GatewayError as exc:  # a streamed row failed before the first byte: still a fault
+            log.warning("reply failed before it started: %s", exc)
+            call.release()
+            call.outcome = lookup(exc)[0]
+            return respond(start_response, "500 Internal Server Error", list(_SOAP_HEADERS),
+                           operation_envelope(exc, call.correlation_id))
+        start_response(answer.status, list(_SOAP_HEADERS))
+        return StreamedBody(first, answer.chunks, call)
+
+
+def compile_fast_path(app: GatewayApplication, ops: dict[str, Operation]) -> FastPath:
+    """The fast path for every operation of ``ops``, from the application Spyne built from them."""
+    writers = {descriptor.name: app.out_protocol.writer(descriptor.out_message)
+               for descriptors in app.interface.service_method_map.values() for descriptor in descriptors}
+    compiled = {name: CompiledOperation(op, writers[name]) for name, op in ops.items()}
+    return FastPath(compiled, app.in_protocol.validation_schema, app.in_protocol.parser_kwargs)
 
 
 def _asks_wsdl(environ: dict[str, Any]) -> bool:

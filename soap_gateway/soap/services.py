@@ -8,14 +8,12 @@ plain values (operations.Reply); list replies are streamed from the billing.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from spyne import Array, Service, rpc
 
-from ..catalogue import Catalogue, Procedure
-from ..core import Gateway
-from ..operations import Operation, Reply, documentation, operations
+from ..catalogue import Procedure
+from ..operations import Operation, Reply, documentation
 from .idempotency import KEY_ELEMENT, key_field, operation_note
 from .models import TNS, BillingSession, argument_field, row_model
 
@@ -62,15 +60,8 @@ def _operation(op: Operation) -> Any:
     return rpc(*fields, **options)(operation)
 
 
-def build_service(catalogue: Catalogue, gateway: Gateway, zone: dt.tzinfo | None,
-                  extra: dict[str, Any] | None = None, buffer_rows: int = 1000, marked: bool = True) -> type[Service]:
-    """The Service class with every catalogue procedure as an operation (and ``extra`` methods).
-
-    ``zone`` is None to publish the billing's wall-clock times without an
-    offset, or the billing's zone to publish them with its offset.  List
-    replies longer than ``buffer_rows`` are streamed (soap.writer).
-    ``marked``: payments carry the gateway's marker (journal.evidence), which takes room in their text.
-    """
-    methods = {name: _operation(op) for name, op in operations(catalogue, gateway, zone, buffer_rows, marked).items()}
+def build_service(ops: dict[str, Operation], extra: dict[str, Any] | None = None) -> type[Service]:
+    """The Service class with every operation (soap_gateway.operations) as a method, and ``extra`` methods."""
+    methods = {name: _operation(op) for name, op in ops.items()}
     methods.update(extra or {})
     return type(SERVICE_NAME, (Service,), {"__service_name__": SERVICE_NAME, "__namespace__": TNS, **methods})
