@@ -21,7 +21,8 @@ def run_checks(config_path: str | None, out: TextIO = sys.stdout, calibrate: boo
         state["settings"] = Settings.load(config_path)
         check_runtime(state["settings"])  # the same validation as serving
         billing = state["settings"].billing
-        return f"billing {billing.url}, expected certificate name {billing.expected_name}"
+        return (f"billing {billing.url}, expected certificate name {billing.expected_name}, "
+                f"SOAP request path {state['settings'].server.soap_path}")
 
     def journal() -> str:
         from .journal import open_journal

@@ -165,6 +165,16 @@ def test_check_walks_every_step(tmp_path: Path, billing_settings: BillingSetting
     assert [line.split(":")[0] for line in lines[:5]] == ["ok    configuration", "ok    journal", "ok    certificate",
                                                          "ok    login", "ok    read"]
     assert lines[-1] == "everything works"
+    assert lines[0].endswith(")") and "SOAP request path fast" in lines[0]
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_check_names_the_soap_request_path(tmp_path: Path, billing_settings: BillingSettings) -> None:
+    path = write_config(tmp_path, billing_settings)
+    path.write_text(path.read_text(encoding="utf-8") + '[server]\nsoap_path = "spyne"\n', encoding="utf-8")
+    out = io.StringIO()
+    assert run_checks(str(path), out) == 0
+    assert "SOAP request path spyne" in out.getvalue().splitlines()[0]
 
 
 @pytest.mark.usefixtures("clean_env")

@@ -5,7 +5,10 @@ credentials; before Spyne sees a byte this facade applies the body size limit,
 then decodes the body once and checks every XML limit and the envelope's shape
 while streaming, no tree built (xmlguard.py).  An error raised before the reply's first
 byte becomes a SOAP fault envelope instead of a bare HTTP 500.  Replies are
-not buffered here: a long list streams (writer.py, web/streamed.py).
+not buffered here: a long list streams (writer.py, web/streamed.py).  With
+``server.soap_path = "fast"`` (the default) a request is then answered by the
+path compiled from the catalogue (fastpath.py); Spyne publishes the WSDL and
+answers only what that path does not compile (EXECUTE).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import datetime as dt
 import decimal
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -65,9 +66,9 @@ def _not_valid(field: str, text: str | None) -> Refused:
     return Refused(schema_fault(f"Element '{field}': {text!r} is not a valid value"))
 
 
-def _unvalidated(text: str | None) -> Refused:
+def _unvalidated(text: str | None, message: str = "The value %r could not be validated.") -> Refused:
     # what Spyne's own conversions raise (spyne.error.ValidationError), in our vocabulary
-    return Refused(request_fault(Fault("Client.ValidationError", f"The value {text!r} could not be validated.")))
+    return Refused(request_fault(Fault("Client.ValidationError", message % (text,))))
 
 
 def _datetime(match: re.Match[str], tz: dt.tzinfo | None) -> dt.datetime:
@@ -165,13 +166,13 @@ class CompiledOperation:
         for child in session:
             if not isinstance(child.tag, str) or etree.QName(child).localname != "SUID":
                 continue
-            if child.get(_NIL):
+            if child.get(_NIL) or child.text is None:  # as Spyne: an empty SUID is none
                 value = None
                 continue
             try:
                 value = int(child.text)  # type: ignore[arg-type]
-            except (ValueError, TypeError):
-                raise _unvalidated(child.text) from None
+            except (ValueError, TypeError):  # the header is not in the schema Spyne validates
+                raise _unvalidated(child.text, "Could not cast %r to integer") from None
         return str(value) if value is not None else None
 
 
@@ -192,10 +193,17 @@ class FastPath:
         self.by_tag = {f"{{{TNS}}}{name}": compiled for name, compiled in operations.items()}
         self.schema = schema
         self.parser_options = parser_options
+        self._local = threading.local()  # an lxml parser serves one thread at a time
+
+    def _parser(self) -> etree.XMLParser:
+        parser = getattr(self._local, "parser", None)
+        if parser is None:
+            parser = self._local.parser = etree.XMLParser(**self.parser_options)
+        return parser
 
     def answer(self, text: bytes, call: CallContext) -> Answer | None:
         try:
-            root = etree.fromstring(text, etree.XMLParser(**self.parser_options))  # parsers are per thread
+            root = etree.fromstring(text, self._parser())
         except etree.XMLSyntaxError as exc:
             return self._fault(request_fault(Fault("Client.XMLSyntaxError", str(exc))), call)
         header: list[etree._Element] = []
