@@ -170,7 +170,7 @@ class CompiledOperation:
                 value = None
                 continue
             try:
-                value = int(child.text)  # type: ignore[arg-type]
+                value = int(child.text)
             except (ValueError, TypeError):  # the header is not in the schema Spyne validates
                 raise _unvalidated(child.text, "Could not cast %r to integer") from None
         return str(value) if value is not None else None
@@ -265,7 +265,7 @@ def fault_document(fault: Fault) -> bytes:
 
 def _copy(source: etree._Element, parent: etree._Element) -> None:
     """``source`` rebuilt under ``parent``, so it takes the envelope's prefixes as Spyne's copy does."""
-    element = etree.SubElement(parent, source.tag, source.attrib)
+    element = etree.SubElement(parent, source.tag, {str(k): str(v) for k, v in source.attrib.items()})
     element.text = source.text
     for child in source:
         _copy(child, element)
