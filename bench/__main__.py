@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -78,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         servers += [*gateways.values(), *floors.values()]
         for server in servers[1:]:
             stack.wait_ready(server)
-        run = scenarios.Stack(emulator, gateways, floors, api_url, (pki["pem"], pki["pem_key"]), pki["ca"])
+        own_reply = workdir / "CLN_USR_GET.gateway.xml"
+        own_reply.write_bytes(_post(gateways["gthread"].url + "/soap", scenarios.USR_GET))
+        lxml_floor = stack.launch_lxml_floor(workdir, "lxml-floor", own_reply, args.workers, threads["gthread"])
+        servers.append(lxml_floor)
+        stack.wait_ready(lxml_floor)
+        run = scenarios.Stack(emulator, gateways, floors, api_url, (pki["pem"], pki["pem_key"]), pki["ca"],
+                              lxml_floor)
         _say("small read")
         small = scenarios.small_read(run, plan.rounds, plan.calls)
         memory = {name: max(procs.rss_bytes(pid) for pid in server.workers()) / (1 << 20)
@@ -144,6 +151,12 @@ def _machine(plan: Plan, args: argparse.Namespace, labels: dict[str, str], start
         "other processes": f"{other:.0f} CPU-seconds during the run ({other / elapsed * 100:.0f}% of one core); "
                            "largest: " + ("; ".join(f"`{cmd}` {sec:.0f} s" for cmd, sec in top) or "none"),
     }
+
+
+def _post(url: str, body: bytes) -> bytes:
+    request = urllib.request.Request(url, body, {"Content-Type": "text/xml; charset=utf-8"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return bytes(response.read())
 
 
 def _say(text: str) -> None:

@@ -28,6 +28,7 @@ class Stack:
     api_url: str
     pem: tuple[str, str]
     ca: str
+    lxml_floor: Server | None = None  # gthread, answering the gateway's own CLN_USR_GET reply
     _control: Any = None
 
     def control(self, method: str, name: str, payload: Any = None) -> Any:
@@ -86,6 +87,7 @@ def small_read(stack: Stack, rounds: int, calls: int) -> SmallRead:
         "gateway": (gateway, soap_call(gateway.url)),
         "gateway REST": (gateway, rest_call(gateway.url)),
         "spyne floor": (floor, soap_call(floor.url)),
+        **({"lxml floor": (stack.lxml_floor, soap_call(stack.lxml_floor.url))} if stack.lxml_floor else {}),
         "direct call": (None, lambda: lambda: bool(direct.usr_get(101))),
         "naive integration": (None, lambda: lambda: bool(naive_call(stack.api_url, stack.pem, stack.ca, 101))),
     }

@@ -150,6 +150,17 @@ def launch_floor(workdir: Path, name: str, reply: Path, workers: int, threads: i
                   handle)
 
 
+def launch_lxml_floor(workdir: Path, name: str, reply: Path, workers: int, threads: int) -> Server:
+    """The raw lxml floor (bench/lxml_floor_app.py) under the same gunicorn settings."""
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--threads", str(threads), "--worker-class", "gthread" if threads > 1 else "sync",
+            "--timeout", "600", "--env", f"BENCH_LXML_REPLY={reply}", "bench.lxml_floor_app:application"]
+    process, log, handle = _spawn(name, argv, workdir)
+    return Server(name, process, f"http://127.0.0.1:{port}", log, _settings(workers, threads), "/soap?wsdl", workers,
+                  handle)
+
+
 def _settings(workers: int, threads: int) -> str:
     return f"{'gthread' if threads > 1 else 'sync'} {workers}×{threads}"
 

@@ -8,6 +8,7 @@ tests/artifacts/interop-matrix.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -34,10 +35,30 @@ def scenario() -> dict[str, Any]:
     return json.loads(SCENARIO.read_text(encoding="utf-8"))
 
 
+# The SOAP request path the matrix runs against (server.soap_path): INTEROP_SOAP_PATH=spyne runs it all
+# on Spyne's path; the suite runs a few consumers on Spyne's path anyway (spyne_interop_target).
+SOAP_PATH = os.environ.get("INTEROP_SOAP_PATH", "fast")
+
+
 @pytest.fixture(scope="session")
 def interop_server(gateway_settings: Any, scenario: dict[str, Any],
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The gateway requiring HTTP Basic for calls and for ?wsdl, from the scenario's cashier."""
+    with _interop_gateway(gateway_settings, scenario, tmp_path_factory, SOAP_PATH) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def spyne_interop_target(gateway_settings: Any, scenario: dict[str, Any],
+                         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    """The same gateway answering on Spyne's request path (server.soap_path = "spyne")."""
+    with _interop_gateway(gateway_settings, scenario, tmp_path_factory, "spyne") as server:
+        yield _target(server, scenario)
+
+
+@contextlib.contextmanager
+def _interop_gateway(gateway_settings: Any, scenario: dict[str, Any], tmp_path_factory: pytest.TempPathFactory,
+                     soap_path: str) -> Iterator[Any]:
     user, password = scenario["credentials"]["user"], scenario["credentials"]["password"]
     auth = auth_from_toml(tmp_path_factory.mktemp("interop-auth"), f"""
 [auth]
@@ -47,13 +68,17 @@ wsdl_public = false
 password_hash = "{hash_password(password)}"
 roles = ["cashier"]
 """)
-    with secured_gateway(gateway_settings, auth) as server:
+    with secured_gateway(gateway_settings, auth, soap_path=soap_path) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def interop_target(interop_server: Any, scenario: dict[str, Any]) -> Target:
     """The WSDL URL, its soap:address and the credentials, as every consumer is given them."""
+    return _target(interop_server, scenario)
+
+
+def _target(interop_server: Any, scenario: dict[str, Any]) -> Target:
     credentials = (scenario["credentials"]["user"], scenario["credentials"]["password"])
     wsdl_url = f"{interop_server.url}/soap?wsdl"
     assert requests.get(wsdl_url, timeout=30).status_code == 401  # consumers really authenticate
