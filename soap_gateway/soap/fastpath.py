@@ -42,6 +42,7 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 _NIL = f"{{{XSI}}}nil"
 _HEADER, _BODY = f"{{{SOAP_ENV}}}Header", f"{{{SOAP_ENV}}}Body"
 _SESSION = f"{{{TNS}}}{BillingSession.get_type_name()}"
+(_SESSION_ID,) = BillingSession.get_flat_type_info(BillingSession)  # the header's one field, named in models.py
 
 # xs:date and xs:dateTime as Spyne's SOAP protocol reads them (its patterns, matched at the start).
 _DATE = r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
@@ -164,7 +165,7 @@ class CompiledOperation:
             return None
         value: int | None = None
         for child in session:
-            if not isinstance(child.tag, str) or etree.QName(child).localname != "SUID":
+            if not isinstance(child.tag, str) or etree.QName(child).localname != _SESSION_ID:
                 continue
             if child.get(_NIL) or child.text is None:  # as Spyne: an empty SUID is none
                 value = None
