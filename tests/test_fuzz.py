@@ -255,6 +255,8 @@ def test_attributes_anywhere_get_soap(fuzz_app: Any, case: tuple[str, bytes], da
     text = case[1].decode("utf-8", "surrogatepass")
     tags = [m.end() - 1 for m in re.finditer(r"<[A-Za-z][^<>/]*>", text)]
     for _ in range(data.draw(st.integers(1, 4))):
+        if not tags:  # every start tag now holds a '/' (a namespace URI): nothing left to choose
+            break
         at = data.draw(st.sampled_from(tags))
         count = data.draw(st.sampled_from([1, 1, 2, 5, 40, 300]))
         extra = " ".join(data.draw(_ATTRIBUTES) if count < 5 else f'a{i}="1"' for i in range(count))
