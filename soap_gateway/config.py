@@ -168,6 +168,22 @@ class JournalSettings:
     resolver_seconds: float = 30.0
 
 
+@dataclass(frozen=True)
+class AccountingSettings:
+    """The gateway's accounting operations (docs/accounting.md): statement batches and reconciliation.
+
+    ``max_lines`` per batch call; ``concurrency``: billing writes one batch
+    runs at a time (kept small: the billing is the bottleneck to protect);
+    after ``deadline_seconds`` the lines not yet started are answered
+    not_attempted; a reconciliation reads at most ``max_report_days`` days.
+    """
+
+    max_lines: int = 1000
+    concurrency: int = 4
+    deadline_seconds: float = 60.0
+    max_report_days: int = 92
+
+
 def write_budget(billing: BillingSettings, journal: JournalSettings) -> float:
     """Seconds one journaled write may take: its post and its lookups, each try within the timeouts.
 
@@ -188,6 +204,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     journal: JournalSettings = field(default_factory=JournalSettings)
+    accounting: AccountingSettings = field(default_factory=AccountingSettings)
 
     @classmethod
     def load(cls, path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -344,6 +361,10 @@ def _check(settings: Settings) -> None:
         raise ConfigurationError("server.body_timeout: must be a positive number of seconds")
     if server.buffer_rows < 1:
         raise ConfigurationError("server.buffer_rows: must be at least 1")
+    accounting = settings.accounting
+    for name in ("max_lines", "concurrency", "deadline_seconds", "max_report_days"):
+        if getattr(accounting, name) <= 0:
+            raise ConfigurationError(f"accounting.{name}: must be positive")
     try:
         if not 0 <= server.address[1] <= 65535:
             raise ValueError("port out of range")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .backend import BillingClient, Credentials, Row, RowStream
 from .config import JournalSettings, Settings
@@ -54,14 +54,15 @@ class Gateway:
     def invoke(self, name: str, args: Mapping[str, Any], *, suid: str | None = None,
                credentials: Credentials | None = None, principal: Principal | None = None,
                idempotency_key: str | None = None, caller: str = "anonymous",
-               correlation_id: str = "") -> list[Row]:
+               correlation_id: str = "", decided: Callable[[str], None] | None = None) -> list[Row]:
         """One operation; ``suid`` is a caller's own billing session from the SOAP header.
 
         ``principal`` is the authenticated caller (None: a library caller, who
         may run anything but sees no secret column either).  Writes are
         journaled and audited under ``caller``; ``idempotency_key`` makes
         an idempotent write safe to repeat, and belongs to ``caller``
-        unless keys are shared (docs/money-safety.md).
+        unless keys are shared (docs/money-safety.md); ``decided`` is told
+        what the journal made of that key ("post", "replay", "reconcile").
         """
         proc = self.client.procedure(name)
         if principal is not None:
@@ -83,7 +84,7 @@ class Gateway:
         if proc.writes and self.writes is not None:
             who = Who(who_called(caller, credentials, suid), correlation_id, scope="" if self.shared_keys else caller)
             rows = self.writes.run(proc, args, lambda a: self.client.call(name, a, suid=suid, credentials=credentials),
-                                   idempotency_key, who)
+                                   idempotency_key, who, decided)
         elif idempotency_key:
             raise ConfigurationError("no write journal is configured, so an idempotency key cannot be honoured")
         else:

@@ -26,6 +26,7 @@ from envelopes import envelope
 from soap_gateway.backend.codec import Row
 from soap_gateway.catalogue import load_catalogue
 from soap_gateway.operations import OutputConverter, Reply
+from soap_gateway.soap.accounting import PaymentResults
 from soap_gateway.soap.models import TNS
 from soap_gateway.soap.services import result_type
 from soap_gateway.soap.writer import StreamingSoap11
@@ -76,6 +77,12 @@ def _cases() -> Iterator[tuple[str, Any, Callable[[], Any], Callable[[], Any]]]:
                 for number, values in enumerate([*rows, {}]):
                     yield (f"{name}_{suffix}_{number}", returns, lambda v=values: _objects(v),
                            lambda v=values: Reply(value=v))
+    # the gateway's own operations
+    batch = [{"LINE": 1, "IDEMPOTENCY_KEY": "k-1", "STATUS": "posted", "USER_ID": 101, "ID": 7, "BATCH_ID": "b-1"},
+             {"LINE": 2, "IDEMPOTENCY_KEY": "k-2", "STATUS": "refused", "USER_ID": None, "ID": None,
+              "FAULTCODE": "Client.ValidationError", "CODE": "VALIDATION_ERROR", "MESSAGE": TRICKY, "BATCH_ID": "b-1"}]
+    yield ("GatewayPostPayments_many", PaymentResults.customize(min_occurs=1, nillable=False),
+           lambda: [_objects(v) for v in batch], lambda: Reply(rows=iter(batch), complete=False))
 
 
 def _objects(values: dict[str, Any]) -> SimpleNamespace:

@@ -21,6 +21,7 @@ BUILTIN = "procedures.toml"
 
 _PROC_KEYS = {"mode", "result", "session", "tags", "doc_ru", "doc_en", "note", "args", "columns", "replace",
               "idempotent", "marker", "reconcile", "roles", "probe", "lookup"}
+RESERVED_PREFIX = "GATEWAY"
 _ARG_KEYS = {"name", "type", "format", "required", "fixed", "fixed_null", "choices", "secret", "positive", "doc_ru",
              "doc_en", "role"}
 _COL_KEYS = {"name", "type", "format", "secret", "doc_ru", "doc_en", "role"}
@@ -83,6 +84,9 @@ def parse_catalogue(
 def _procedure(name: str, entry: dict[str, Any], where: _Where, source: str) -> Procedure:
     if not name.isidentifier() or not name.isascii():
         raise where.fail(name, "a procedure name must be latin letters, digits and '_'")
+    if name.upper().startswith(RESERVED_PREFIX):
+        # the gateway's own operations (GatewayPostPayments, ...) share the WSDL; 1C's names ignore case
+        raise where.fail(name, f"names starting with {RESERVED_PREFIX!r} (in any case) are the gateway's own")
     _check_keys(entry, _PROC_KEYS, name, where)
     mode = _require(entry, "mode", name, where)
     if mode not in _MODES:

@@ -50,7 +50,10 @@ class WriteGuard:
                 raise ConfigurationError(f"journal.evidence = \"number\": the lookup of {proc.name} declares no "
                                          "number (a [<procedure>.lookup] number = {{ argument, column }})")
 
-    def run(self, proc: Procedure, args: Mapping[str, Any], send: Send, key: str | None, who: Who) -> list[Row]:
+    def run(self, proc: Procedure, args: Mapping[str, Any], send: Send, key: str | None, who: Who,
+            decided: Callable[[str], None] | None = None) -> list[Row]:
+        """The write's rows; ``decided`` is told what the journal made of the key ("post", "replay",
+        "reconcile"), and "post" again when a reconciliation ends in posting after all."""
         if not proc.idempotent:
             if key:
                 raise InvalidArgument(proc.name, [("IDEMPOTENCY_KEY", "this operation takes no idempotency key")])
@@ -70,12 +73,14 @@ class WriteGuard:
         payload = fingerprint(proc.name, self.client.encode(proc.name, args))
         decision = self._claim(key, payload, marker, _subject(proc, args), who)
         entry = decision.entry
+        if decided is not None:
+            decided(decision.action)
         if decision.action == "conflict":
             raise IdempotencyConflict(key=key)
         if decision.action == "replay":
             return load_rows(entry.result)
         if decision.action == "reconcile":
-            return self._reconcile(proc, args, outgoing, send, decision, who)
+            return self._reconcile(proc, args, outgoing, send, decision, who, decided)
         return self._post(proc, args, outgoing, send, decision, who)
 
     def look_again(self, entry: Entry, who: Who) -> str:
@@ -152,10 +157,12 @@ class WriteGuard:
         raise OutcomeUnknown(procedure=proc.name, detail=f"{reason}; retry later with the same key")
 
     def _reconcile(self, proc: Procedure, args: Mapping[str, Any], outgoing: Mapping[str, Any], send: Send,
-                   decision: Decision, who: Who) -> list[Row]:
+                   decision: Decision, who: Who, decided: Callable[[str], None] | None) -> list[Row]:
         """A key left unknown (or abandoned): find out before anything is posted."""
         entry, token = decision.entry, decision.token
         if entry.sent_at is None:  # journaled, never sent (the holder died first)
+            if decided is not None:
+                decided("post")
             return self._post(proc, args, outgoing, send, decision, who)
         verdict = self._check(proc, entry)
         if verdict.kind == "found":

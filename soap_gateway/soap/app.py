@@ -36,6 +36,7 @@ from ..web.app import respond, status_line
 from ..web.context import ENVIRON_KEY
 from ..web.limits import read_body
 from ..web.streamed import StreamedBody
+from .accounting import accounting_operations, guard_allowances
 from .decoding import FORWARDED_CONTENT_TYPE
 from .faults import (GatewayApplication, error_envelope, lookup, operation_envelope, request_fault, schema_fault,
                      stamp_correlation_id)
@@ -127,10 +128,11 @@ def soap_operations(catalogue: Catalogue, gateway: Gateway | None, settings: Set
 
 def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: Settings,
                       ops: dict[str, Operation] | None = None) -> GatewayApplication:
-    extra = None
+    extra = accounting_operations(gateway, settings.accounting)
     if settings.billing.execute_procedures:  # off by default: no EXECUTE in the WSDL
-        extra = execute_operation(Executor(gateway.client if gateway else None, gateway.writes if gateway else None,
-                                           settings.billing.execute_procedures, catalogue))
+        extra.update(execute_operation(Executor(gateway.client if gateway else None,
+                                                gateway.writes if gateway else None,
+                                                settings.billing.execute_procedures, catalogue)))
     service = build_service(ops if ops is not None else soap_operations(catalogue, gateway, settings), extra)
     app = GatewayApplication([service], tns=TNS, name=APP_NAME,
                              in_protocol=GatewaySoap11(validator="lxml"), out_protocol=StreamingSoap11())
@@ -198,6 +200,7 @@ class SoapFacade:
         self.spyne.app.out_protocol.prepare()  # the reply writers, compiled from the interface just built
         self.fast = compile_fast_path(self.spyne.app, ops) if settings.server.soap_path == "fast" else None
         self.limits = Limits.of(settings.server)
+        self.larger = guard_allowances(settings, self.limits)
         self.spyne.event_manager.add_listener("wsgi_close", _record_outcome)
         # a streamed reply is still being written when the app returns: record it once it starts
         self.spyne.app.event_manager.add_listener("method_return_string", _record_outcome)
@@ -224,7 +227,7 @@ class SoapFacade:
               call: CallContext) -> list[bytes] | StreamedBody:
         body = read_body(environ, self.settings.server.max_body_bytes, self.settings.server.body_timeout)
         try:
-            body = guard_request(body, environ.get("CONTENT_TYPE", ""), self.limits)
+            body = guard_request(body, environ.get("CONTENT_TYPE", ""), self.limits, self.larger)
         except UnreadableRequest as exc:  # a SOAP-level fault, so HTTP 500 (SOAP 1.1 §6.2), as .NET expects
             call.outcome = lookup(exc)[0]
             return respond(start_response, "500 Internal Server Error", list(_SOAP_HEADERS),

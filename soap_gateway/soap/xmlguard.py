@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from lxml import etree
 
@@ -79,8 +79,9 @@ class _Watch:
     def __init__(self) -> None:
         self.reset(Limits())
 
-    def reset(self, limits: Limits) -> None:
+    def reset(self, limits: Limits, larger: Mapping[str, Limits] | None = None) -> None:
         self.limits = limits
+        self.larger = larger or {}
         self.depth = self.elements = self.attributes = self.pending_namespaces = 0
         self.text = 0
         self.path: list[str] = []  # the open elements' tags, at most max_depth
@@ -214,6 +215,8 @@ class _Watch:
         self.operations += 1
         if self.operations > 1:
             raise _envelope("the Body must hold exactly one operation element; it holds more")
+        # an operation allowed more (a batch of lines) is counted by its own limits from here on
+        self.limits = self.larger.get(tag.rpartition("}")[2], self.limits)
 
 
 def _recoverable_errors(parser: etree.XMLParser) -> None:
@@ -224,15 +227,19 @@ def _recoverable_errors(parser: etree.XMLParser) -> None:
                                 f"{errors[0].message}, line {errors[0].line}, column {errors[0].column}")
 
 
-def guard_request(body: bytes, content_type: str, limits: Limits) -> bytes:
-    """The body as Spyne must parse it (UTF-8, no declaration), or ``UnreadableRequest`` saying why not."""
+def guard_request(body: bytes, content_type: str, limits: Limits, larger: Mapping[str, Limits] | None = None) -> bytes:
+    """The body as Spyne must parse it (UTF-8, no declaration), or ``UnreadableRequest`` saying why not.
+
+    ``larger``: operations (by local name) whose requests are checked against larger limits once
+    their element is seen, such as a batch of lines.
+    """
     if not body.strip():
         raise UnreadableRequest("XML_SYNTAX_ERROR", "the request body is empty")
     text = decode_request(body, content_type)
     if text.count(b"=") > limits.max_attributes and \
             re.search(rb"<[^\s<>/!?]+(?:%s){%d}" % (_ATTRIBUTE, limits.max_attributes + 1), text):
         raise _limit(f"an element carries more than {limits.max_attributes} attributes")
-    parser, watch = _parser(limits)
+    parser, watch = _parser(limits, larger)
     closed = False
     try:
         for start in range(0, len(text), _SLICE):
@@ -264,7 +271,7 @@ def guard_request(body: bytes, content_type: str, limits: Limits) -> bytes:
     return text
 
 
-def _parser(limits: Limits) -> tuple[etree.XMLParser, _Watch]:
+def _parser(limits: Limits, larger: Mapping[str, Limits] | None = None) -> tuple[etree.XMLParser, _Watch]:
     """This thread's parser and its target, reset: lxml inspects a target's methods each time a parser
     is made, which cost more than the whole check of a usual request."""
     made = getattr(_PER_THREAD, "parser", None)
@@ -272,5 +279,5 @@ def _parser(limits: Limits) -> tuple[etree.XMLParser, _Watch]:
         watch = _Watch()
         made = _PER_THREAD.parser = (etree.XMLParser(target=watch, encoding="utf-8", resolve_entities=False,
                                                      load_dtd=False, no_network=True, huge_tree=False), watch)
-    made[1].reset(limits)
+    made[1].reset(limits, larger)
     return made

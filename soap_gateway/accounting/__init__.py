@@ -1,0 +1,1 @@
+"""The gateway's accounting workflows: a bank statement posted in one call, reconciliation of a period."""

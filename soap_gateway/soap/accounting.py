@@ -1,0 +1,144 @@
+"""The SOAP face of the gateway's own accounting operations (soap_gateway/accounting/).
+
+Their names start with "Gateway": no billing procedure can take such a name
+(the catalogue loader refuses it), so they never clash with one, and the
+WSDL says they are the gateway's.  Batch lines are checked line by line by
+the same validation as a single call, so the schema of a line only types its
+fields (no length or digit facets): one bad line is that line's refusal, not
+the whole statement's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterator
+
+from spyne import Array, ComplexModel, DateTime, Decimal, Integer32, Unicode, rpc
+
+from ..accounting.batch import (OPERATION_NAME, STATUSES, BatchLimits, BatchSummary, Caller, LineResult,
+                                PaymentBatch, PaymentLine, new_batch_id)
+from ..config import AccountingSettings, Settings
+from .faults import lookup, to_fault
+from .idempotency import KEY_ELEMENT, KEY_MAX_LEN
+from .models import TNS, BillingSession
+from .writer import Reply
+
+GATEWAY_NOTE = ("Операция шлюза, не процедура биллинга. / An operation of the gateway itself, not a billing "
+                "procedure (docs/accounting.md).")
+
+
+def _optional(cls: Any, doc: str, **facets: Any) -> Any:
+    return cls(min_occurs=0, nillable=True, doc=doc, **facets) if facets else cls.customize(
+        min_occurs=0, nillable=True, doc=doc)
+
+
+def _present(cls: Any, doc: str) -> Any:
+    return cls.customize(min_occurs=1, nillable=True, doc=doc)
+
+
+class PaymentLineModel(ComplexModel):
+    __namespace__ = TNS
+    __type_name__ = "GatewayPaymentLine"
+    _type_info = [
+        (KEY_ELEMENT, Unicode(min_len=1, max_len=KEY_MAX_LEN, pattern=r"\S+", min_occurs=1, nillable=False,
+                              doc="ключ идемпотентности строки (обязателен) / the line's idempotency key "
+                                  "(required): the same key is never posted twice")),
+        ("USER_ID", _optional(Integer32, "id абонента, или CONTRACT_NUMBER / subscriber id, or CONTRACT_NUMBER")),
+        ("CONTRACT_NUMBER", _optional(Unicode, "номер договора (точное совпадение) / contract number, matched "
+                                               "exactly; none or several subscribers refuse the line")),
+        ("OP_DATE", DateTime.customize(min_occurs=1, nillable=False, doc="дата операции / operation date")),
+        ("SUMMA", Decimal.customize(min_occurs=1, nillable=False, doc="сумма / amount")),
+        ("DESCR", _optional(Unicode, "описание / description (at most 233 characters)")),
+        ("NUMBER", _optional(Unicode, "номер документа / document number (at most 10 characters)")),
+    ]
+
+
+class PaymentResultModel(ComplexModel):
+    __namespace__ = TNS
+    __type_name__ = "GatewayPaymentResult"
+    _type_info = [
+        ("LINE", Integer32.customize(min_occurs=1, nillable=False, doc="номер строки, с 1 / line number from 1")),
+        (KEY_ELEMENT, Unicode.customize(min_occurs=1, nillable=False, doc="ключ строки / the line's key")),
+        ("STATUS", Unicode.customize(min_occurs=1, nillable=False, doc="статус / status: " + ", ".join(STATUSES))),
+        ("USER_ID", _present(Integer32, "id абонента / the subscriber the line went to")),
+        ("ID", _present(Integer32, "id операции в биллинге / the billing's operation id (also for already_posted)")),
+        ("FAULTCODE", _present(Unicode, "faultcode одиночного вызова / the faultcode a single call would give")),
+        ("CODE", _present(Unicode, "код ошибки / the fault's detail code, e.g. BILLING_ERROR")),
+        ("MESSAGE", _present(Unicode, "текст ошибки / the faultstring a single call would give")),
+        ("BATCH_ID", Unicode.customize(min_occurs=1, nillable=False, doc="id пакета в журнале / the batch's "
+                                                                        "id in the audit trail")),
+    ]
+
+
+PaymentLines = Array(PaymentLineModel, type_name="ArrayOfGatewayPaymentLine", member_name="Line")
+PaymentResults = Array(PaymentResultModel, type_name="ArrayOfGatewayPaymentResult", member_name="Result")
+
+POST_DOC = (
+    "Проводит банковскую выписку одним вызовом: каждая строка — как отдельный CLN_FIN_OPER_ADD с ключом "
+    "идемпотентности (журнал, проверка, права); строки независимы; ответ — по строке на каждую, в том же "
+    "порядке. Повтор всего пакета безопасен: проведённые строки вернутся как already_posted с ID.\n"
+    "Posts a bank statement in one call: each line is one CLN_FIN_OPER_ADD with its idempotency key (the "
+    "journal, validation and roles of a single call); lines are independent; one result per line, in order. "
+    "Statuses: posted, already_posted (with the original ID), refused (FAULTCODE/CODE/MESSAGE as a single "
+    "call), unknown (retry the batch later), not_attempted (the deadline passed; resend the batch).\n"
+    + GATEWAY_NOTE)
+
+
+def _result_values(result: LineResult, batch_id: str, correlation_id: str | None) -> dict[str, Any]:
+    values: dict[str, Any] = {"LINE": result.index + 1, KEY_ELEMENT: result.key, "STATUS": result.status,
+                              "USER_ID": result.user_id, "ID": result.billing_id, "BATCH_ID": batch_id}
+    if result.error is not None:
+        fault = to_fault(result.error, correlation_id)
+        values.update(FAULTCODE=fault.faultcode, CODE=lookup(result.error)[1], MESSAGE=fault.faultstring)
+    return values
+
+
+def _line(model: Any) -> PaymentLine:
+    return PaymentLine(key=model.IDEMPOTENCY_KEY, user_id=model.USER_ID, contract=model.CONTRACT_NUMBER,
+                       op_date=model.OP_DATE, summa=model.SUMMA, descr=model.DESCR, number=model.NUMBER)
+
+
+def post_payments_operation(batch: PaymentBatch | None) -> dict[str, Any]:
+    """``GatewayPostPayments``, keyed by its name (``batch`` is None when only the WSDL is built)."""
+
+    def operation(ctx: Any, lines: list[Any] | None) -> Reply:
+        assert batch is not None
+        call = ctx.udc
+        header = ctx.in_header
+        caller = Caller(suid=str(header.SUID) if header is not None and header.SUID is not None else None,
+                        credentials=getattr(call, "credentials", None), principal=getattr(call, "principal", None),
+                        name=getattr(call, "caller", "anonymous"), correlation_id=getattr(call, "correlation_id", ""))
+        parsed = [_line(model) for model in lines or ()]
+        summary = BatchSummary(new_batch_id(), len(parsed))
+        results = batch.run(parsed, caller, summary)  # refuses an oversized batch here, as a fault
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for result in results:
+                yield _result_values(result, summary.batch_id, caller.correlation_id)
+
+        def close(outcome: str) -> None:
+            results.close()  # type: ignore[attr-defined]
+
+        return Reply(rows=rows(), complete=False, close=close)
+
+    operation.__name__ = OPERATION_NAME
+    operation.__doc__ = POST_DOC
+    method = rpc(PaymentLines.customize(min_occurs=1, nillable=False, doc="строки выписки / statement lines"),
+                 _args=["LINES"], _returns=PaymentResults.customize(min_occurs=1, nillable=False),
+                 _in_header=(BillingSession,), _wsdl_part_name="parameters",
+                 _out_variable_name=f"{OPERATION_NAME}Result")(operation)
+    return {OPERATION_NAME: method}
+
+
+def accounting_operations(gateway: Any, settings: AccountingSettings) -> dict[str, Any]:
+    """The gateway's own operations, for the service class (``gateway`` None: the WSDL only)."""
+    limits = BatchLimits(settings.max_lines, settings.concurrency, settings.deadline_seconds)
+    return post_payments_operation(PaymentBatch(gateway, limits) if gateway is not None else None)
+
+
+def guard_allowances(settings: Settings, limits: Limits) -> dict[str, Limits]:
+    """The request guard's room for a full batch: a line is at most 8 elements, and a client may send
+    each optional field nil (an attribute, and a namespace declaration with it)."""
+    lines = settings.accounting.max_lines
+    return {OPERATION_NAME: dataclasses.replace(limits, max_elements=limits.max_elements + 8 * lines,
+                                                max_attributes_total=limits.max_attributes_total + 16 * lines)}

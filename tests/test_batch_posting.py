@@ -1,0 +1,224 @@
+"""GatewayPostPayments end to end: zeep -> gateway -> billing, a 1000-line statement with every kind of line.
+
+Each line's answer is checked against the billing's own state (the
+operations carrying the line's marker), never against the gateway's word.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal
+from typing import Any, Iterator
+
+import pytest
+
+from batch import (BULK, SHARED_CONTRACT, accounting_emulator, accounting_gateway, contract_of, line,
+                   operations_by_marker, post, posted_for)
+from money import calls, commits, detail_code, fault_of, journal_path
+from soap_gateway.config import AccountingSettings
+
+SETTLE = 4.0
+
+
+@pytest.fixture(scope="module")
+def billing(pki: Any) -> Iterator[Any]:  # this module's own billing: bulk subscribers, one shared contract
+    with accounting_emulator(pki) as emu:
+        yield emu
+
+
+@pytest.fixture(autouse=True)
+def _no_faults_left(billing: Any) -> Iterator[None]:
+    yield
+    billing.clear_faults()
+
+
+@pytest.fixture(scope="module")
+def gw(gateway_settings: Any, billing: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with accounting_gateway(gateway_settings, billing, journal_path(tmp_path_factory.mktemp("batch")),
+                            read_timeout=1.0, connect_timeout=1.0, breaker_failures=1000) as running:
+        yield running
+
+
+def key(tag: str = "") -> str:
+    return f"{tag}{uuid.uuid4()}"
+
+
+def statement(earlier: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """1000 lines and what each should become: posted, already_posted or a refusal's detail code.
+
+    The first 40 lines are plain payments: the billing's injected faults hit its first requests.
+    """
+    lines: list[dict[str, Any]] = []
+    expected: list[str] = []
+    duplicate = line(key("dup-"), user=1003, summa="42.00")
+    conflicting = key("conflict-")
+
+    def add(sent: dict[str, Any], outcome: str) -> None:
+        lines.append(sent)
+        expected.append(outcome)
+
+    for i in range(1000):
+        kind = i % 20 if i >= 40 else 0
+        user = BULK[i % 28]  # not the two sharing a contract
+        amount = f"{100 + i}.{i % 100:02d}"
+        if kind == 1:
+            add(line(key(), contract=contract_of(user), summa=amount), "posted")
+        elif kind == 2:
+            add(line(key(), contract=f"НЕТ-{i}", summa=amount), "VALIDATION_ERROR")
+        elif kind == 3:  # two subscribers share it / only part of ten contract numbers
+            add(line(key(), contract=SHARED_CONTRACT if i % 40 == 3 else "Н-2025/00001", summa=amount),
+                "VALIDATION_ERROR")
+        elif kind == 4:
+            add(line(key(), user=user, summa="12.345" if i % 40 == 4 else "1" + "0" * 20), "VALIDATION_ERROR")
+        elif kind == 5:
+            add(line(key(), user=user, summa="-5.00" if i % 40 == 5 else "0.00"), "BILLING_ERROR")
+        elif kind == 6 and i < 240:
+            add(dict(duplicate), "posted" if i == 46 else "already_posted")
+        elif kind == 7 and i < 140:
+            add(line(conflicting, user=1004, summa="10.00" if i < 100 else "11.00"),
+                "posted" if i == 47 else ("already_posted" if i < 100 else "IDEMPOTENCY_CONFLICT"))
+        elif f"e{i}" in earlier:
+            add(dict(earlier[f"e{i}"]), "already_posted")
+        elif kind == 9 and i < 100:
+            add(line(key(), user=999999, summa=amount), "BILLING_ERROR")
+        else:
+            add(line(key(), user=user, summa=amount), "posted")
+    return lines, expected
+
+
+def outcome(result: Any) -> str:
+    return result.STATUS if result.STATUS in ("posted", "already_posted") else result.CODE
+
+
+def test_a_1000_line_statement_tells_every_line_the_billings_truth(gw: Any, billing: Any) -> None:
+    earlier = {f"e{i}": line(key("earlier-"), user=1010, summa=f"7.{i % 100:02d}") for i in range(48, 160, 20)}
+    earlier_ids = {}
+    for name, sent in earlier.items():  # posted one by one the day before
+        single = {k: v for k, v in sent.items() if k != "CONTRACT_NUMBER"}
+        earlier_ids[sent["IDEMPOTENCY_KEY"]] = gw.service.CLN_FIN_OPER_ADD(**single).ID
+    lines, expected = statement(earlier)
+    billing.add_fault("drop_after_commit", proc="CLN_FIN_OPER_ADD", count=3)  # answers lost after the commit
+    billing.add_fault("latency", proc="CLN_FIN_OPER_ADD", count=40, ms=200)  # a slow billing
+    sent_before, committed = calls(billing, "CLN_FIN_OPER_ADD"), commits(billing)
+
+    results = post(gw, lines)
+
+    assert [r.LINE for r in results] == list(range(1, 1001))
+    assert [r.IDEMPOTENCY_KEY for r in results] == [sent["IDEMPOTENCY_KEY"] for sent in lines]
+    assert [outcome(r) for r in results] == expected
+    found = operations_by_marker(billing)
+    for result, sent in zip(results, lines):
+        ops = posted_for(found, sent["IDEMPOTENCY_KEY"])
+        if result.STATUS in ("posted", "already_posted"):
+            (op,) = ops  # in the billing exactly once, with the id and subscriber the line was told
+            assert result.ID == op["ID"] and result.USER_ID == op["USER_ID"], result
+            assert result.FAULTCODE is None and result.CODE is None and result.MESSAGE is None
+        else:
+            assert result.STATUS == "refused" and result.ID is None, result
+            assert result.MESSAGE.startswith(f"[{result.CODE}] ") and result.FAULTCODE.startswith(
+                ("Client.", "Server."))
+            if result.CODE == "IDEMPOTENCY_CONFLICT":  # the key's first payload stands, posted once
+                (op,) = ops
+                assert op["SUMMA"] == 1000 and op["USER_ID"] == 1004
+            else:
+                assert not ops, result
+        if sent["CONTRACT_NUMBER"] and result.STATUS == "posted":  # resolved exactly, not by substring
+            assert contract_of(result.USER_ID) == sent["CONTRACT_NUMBER"]
+    for result in results:
+        if result.IDEMPOTENCY_KEY in earlier_ids:
+            assert result.ID == earlier_ids[result.IDEMPOTENCY_KEY]
+    assert len({r.BATCH_ID for r in results}) == 1
+    posted = sum(1 for r in results if r.STATUS == "posted")
+    assert commits(billing) - committed == posted  # one commit per posted line, nothing else
+    assert calls(billing, "CLN_FIN_OPER_ADD") - sent_before == posted + expected.count("BILLING_ERROR")
+    single = {"USER_ID": 1001, "OP_DATE": lines[0]["OP_DATE"], "SUMMA": Decimal("-5.00"), "DESCR": "x"}
+    refusal = fault_of(lambda: gw.service.CLN_FIN_OPER_ADD(**single, IDEMPOTENCY_KEY=key()))
+    negative = next(r for r, sent in zip(results, lines) if sent["SUMMA"] == "-5.00")
+    assert (negative.FAULTCODE, negative.CODE) == (refusal.code.split(":")[-1], detail_code(refusal))
+    assert negative.MESSAGE.split(":")[:2] == refusal.message.split(":")[:2]  # as a single call says it
+
+    # The accountant sends the same statement again: nothing is posted, the original ids come back.
+    committed = commits(billing)
+    again = post(gw, lines)
+    assert commits(billing) == committed
+    for first, second in zip(results, again):
+        if first.STATUS in ("posted", "already_posted"):
+            assert second.STATUS == "already_posted" and second.ID == first.ID and second.USER_ID == first.USER_ID
+        else:
+            assert second.STATUS == "refused" and second.CODE == first.CODE
+    assert again[0].BATCH_ID != results[0].BATCH_ID
+    assert operations_by_marker(billing) == found
+
+    # The batch is in the audit trail under its own id.
+    records = gw.journal.records(key=results[0].BATCH_ID)
+    assert [r.outcome for r in records] == ["pending", "done"]
+    assert records[1].procedure == "GatewayPostPayments" and "1000 lines" in records[1].detail
+
+
+def test_unknown_lines_settle_on_a_later_resend(gw: Any, billing: Any) -> None:
+    lines = [line(key(), user=1011, summa="3.00"), line(key(), user=1012, summa="4.00")]
+    billing.add_fault("hang_no_commit", proc="CLN_FIN_OPER_ADD", count=1, ms=2500)
+    first = post(gw, lines)  # the two lines run side by side: either may be the one that hangs
+    assert sorted(r.STATUS for r in first) == ["posted", "unknown"]
+    time.sleep(SETTLE + 0.5)
+    second = post(gw, lines)
+    for before, after in zip(first, second):
+        if before.STATUS == "posted":
+            assert after.STATUS == "already_posted" and after.ID == before.ID
+        else:
+            assert after.STATUS == "posted" and after.ID is not None
+    found = operations_by_marker(billing)
+    assert [len(posted_for(found, sent["IDEMPOTENCY_KEY"])) for sent in lines] == [1, 1]
+
+
+def test_a_line_naming_a_subscriber_and_a_contract_must_agree(gw: Any, billing: Any) -> None:
+    (ok, wrong) = post(gw, [line(key(), user=1005, contract=contract_of(1005)),
+                            line(key(), user=1006, contract=contract_of(1005))])
+    assert ok.STATUS == "posted" and ok.USER_ID == 1005
+    assert wrong.STATUS == "refused" and wrong.CODE == "VALIDATION_ERROR" and "1005" in wrong.MESSAGE
+
+
+def test_a_batch_over_the_limit_is_refused_whole(gateway_settings: Any, billing: Any, tmp_path: Any) -> None:
+    limits = AccountingSettings(max_lines=5)
+    with accounting_gateway(gateway_settings, billing, journal_path(tmp_path), limits) as small:
+        sent = calls(billing, "CLN_FIN_OPER_ADD")
+        fault = fault_of(lambda: post(small, [line(key(), user=1001) for _ in range(6)]))
+        assert detail_code(fault) == "VALIDATION_ERROR" and "at most 5 lines" in fault.message
+        assert calls(billing, "CLN_FIN_OPER_ADD") == sent
+        assert [r.STATUS for r in post(small, [line(key(), user=1001) for _ in range(5)])] == ["posted"] * 5
+
+
+def test_after_the_deadline_lines_are_not_attempted_and_a_resend_finishes(gateway_settings: Any, billing: Any,
+                                                                         tmp_path: Any) -> None:
+    limits = AccountingSettings(concurrency=1, deadline_seconds=0.5)
+    lines = [line(key(), user=1020 + i % 5, summa=f"{i + 1}.00") for i in range(8)]
+    with accounting_gateway(gateway_settings, billing, journal_path(tmp_path), limits) as slow:
+        billing.add_fault("latency", proc="CLN_FIN_OPER_ADD", ms=400)
+        first = post(slow, lines)
+        billing.clear_faults()
+        statuses = [r.STATUS for r in first]
+        assert statuses[0] == "posted" and "not_attempted" in statuses
+        assert set(statuses) <= {"posted", "not_attempted"}
+        assert all(r.ID is None and r.FAULTCODE is None for r in first if r.STATUS == "not_attempted")
+        results = first
+        for _ in range(20):  # each resend gets further; none posts a line twice
+            results = post(slow, lines)
+            if all(r.STATUS == "already_posted" or r.STATUS == "posted" for r in results):
+                break
+        for before, after in zip(first, results):
+            if before.STATUS == "posted":
+                assert after.STATUS == "already_posted" and after.ID == before.ID
+    found = operations_by_marker(billing)
+    assert [len(posted_for(found, sent["IDEMPOTENCY_KEY"])) for sent in lines] == [1] * len(lines)
+    assert sum(billing.balance(u) for u in range(1020, 1025)) > Decimal(0)
+
+
+def test_operation_names_cannot_clash_with_a_billing_procedure(tmp_path: Any) -> None:
+    from soap_gateway.catalogue import load_catalogue
+    from soap_gateway.errors import ConfigurationError
+
+    site = tmp_path / "site.toml"
+    site.write_text('[GatewayPostPayments]\nmode = "write"\nresult = "none"\n', encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="gateway's own"):
+        load_catalogue([str(site)])
