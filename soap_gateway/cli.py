@@ -1,4 +1,6 @@
-"""The ``soap-gateway`` command: demo, serve, wsdl, openapi, check, journal, hash-password, emulator, certs.
+"""The ``soap-gateway`` command: serve the gateway, and the tools an operator runs beside it.
+
+demo, serve, wsdl, openapi, check, journal, reconcile, post-payments, hash-password, emulator, certs.
 
 Only ``demo`` and ``emulator`` import the billing emulator; the gateway
 itself never does.
@@ -43,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
         ("openapi", cmd_openapi, "print the OpenAPI 3.1 document of the REST facade"),
         ("check", cmd_check, "check configuration, certificate, connection and login"),
         ("journal", cmd_journal, "list the audit trail of writes: did this payment go through?"),
+        ("reconcile", cmd_reconcile, "reconcile a period: the journal's payments against the billing's"),
+        ("post-payments", cmd_post_payments, "post the payments of a CSV file (a bank statement) once each"),
     ):
         command = commands.add_parser(name, help=text, description=text)
         command.add_argument("--config", help="TOML configuration file (environment variables override it)")
@@ -58,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
         if name == "journal":
             from .journal.cli import add_arguments
             add_arguments(command)
+        if name == "reconcile":
+            from .accounting.cli import add_reconcile_arguments
+            add_reconcile_arguments(command)
+        if name == "post-payments":
+            from .accounting.cli import add_post_arguments
+            add_post_arguments(command)
     hashing = commands.add_parser("hash-password", help="print an argon2 hash for [auth.users.<name>] "
                                   "(the password is read from standard input or asked for)")
     hashing.set_defaults(run=cmd_hash_password)
@@ -117,6 +127,18 @@ def cmd_journal(args: argparse.Namespace) -> int:
     from .journal.cli import run
 
     return run(args)
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from .accounting.cli import run_reconcile
+
+    return run_reconcile(args)
+
+
+def cmd_post_payments(args: argparse.Namespace) -> int:
+    from .accounting.cli import run_post
+
+    return run_post(args)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -286,6 +286,13 @@ class SqlJournal:
                       params)
             return [_entry(row) for row in cur.fetchall()]
 
+    def entries_of(self, procedure: str, since: float) -> list[Entry]:
+        """A procedure's entries created since ``since`` (a reconciliation of a period reads these)."""
+        with self._tx(write=False) as cur:
+            self._run(cur, f"SELECT {', '.join(ENTRY_COLUMNS)} FROM journal_entries WHERE procedure = ? "
+                           "AND created_at >= ? ORDER BY created_at", (procedure, since))
+            return [_entry(row) for row in cur.fetchall()]
+
     # -- helpers -------------------------------------------------------------------------------------
     def _run(self, cur: Any, sql: str, params: Sequence[Any] = ()) -> None:
         cur.execute(self._sql(sql), tuple(params))

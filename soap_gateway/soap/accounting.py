@@ -13,10 +13,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Iterator
 
-from spyne import Array, ComplexModel, DateTime, Decimal, Integer32, Unicode, rpc
+from spyne import Array, ComplexModel, Date, DateTime, Decimal, Integer32, Unicode, rpc
 
 from ..accounting.batch import (OPERATION_NAME, STATUSES, BatchLimits, BatchSummary, Caller, LineResult,
                                 PaymentBatch, PaymentLine, new_batch_id)
+from ..accounting.report import KINDS, Reconciliation, day_values, payment_values
+from ..accounting.report import OPERATION_NAME as RECONCILE_NAME
 from ..config import AccountingSettings, Settings
 from .faults import lookup, to_fault
 from .idempotency import KEY_ELEMENT, KEY_MAX_LEN
@@ -84,8 +86,10 @@ POST_DOC = (
     + GATEWAY_NOTE)
 
 
-def _result_values(result: LineResult, batch_id: str, correlation_id: str | None) -> dict[str, Any]:
-    values: dict[str, Any] = {"LINE": result.index + 1, KEY_ELEMENT: result.key, "STATUS": result.status,
+def result_values(result: LineResult, batch_id: str, correlation_id: str | None = None,
+                  offset: int = 0) -> dict[str, Any]:
+    """A line's published result; a refusal named by the one fault mapping, as a single call's fault."""
+    values: dict[str, Any] = {"LINE": offset + result.index + 1, KEY_ELEMENT: result.key, "STATUS": result.status,
                               "USER_ID": result.user_id, "ID": result.billing_id, "BATCH_ID": batch_id}
     if result.error is not None:
         fault = to_fault(result.error, correlation_id)
@@ -98,23 +102,27 @@ def _line(model: Any) -> PaymentLine:
                        op_date=model.OP_DATE, summa=model.SUMMA, descr=model.DESCR, number=model.NUMBER)
 
 
+def _caller(ctx: Any) -> Caller:
+    """Who calls, as a single operation would see it: own billing session, credentials, roles."""
+    call, header = ctx.udc, ctx.in_header
+    return Caller(suid=str(header.SUID) if header is not None and header.SUID is not None else None,
+                  credentials=getattr(call, "credentials", None), principal=getattr(call, "principal", None),
+                  name=getattr(call, "caller", "anonymous"), correlation_id=getattr(call, "correlation_id", ""))
+
+
 def post_payments_operation(batch: PaymentBatch | None) -> dict[str, Any]:
     """``GatewayPostPayments``, keyed by its name (``batch`` is None when only the WSDL is built)."""
 
     def operation(ctx: Any, lines: list[Any] | None) -> Reply:
         assert batch is not None
-        call = ctx.udc
-        header = ctx.in_header
-        caller = Caller(suid=str(header.SUID) if header is not None and header.SUID is not None else None,
-                        credentials=getattr(call, "credentials", None), principal=getattr(call, "principal", None),
-                        name=getattr(call, "caller", "anonymous"), correlation_id=getattr(call, "correlation_id", ""))
+        caller = _caller(ctx)
         parsed = [_line(model) for model in lines or ()]
         summary = BatchSummary(new_batch_id(), len(parsed))
         results = batch.run(parsed, caller, summary)  # refuses an oversized batch here, as a fault
 
         def rows() -> Iterator[dict[str, Any]]:
             for result in results:
-                yield _result_values(result, summary.batch_id, caller.correlation_id)
+                yield result_values(result, summary.batch_id, caller.correlation_id)
 
         def close(outcome: str) -> None:
             results.close()  # type: ignore[attr-defined]
@@ -133,7 +141,10 @@ def post_payments_operation(batch: PaymentBatch | None) -> dict[str, Any]:
 def accounting_operations(gateway: Any, settings: AccountingSettings) -> dict[str, Any]:
     """The gateway's own operations, for the service class (``gateway`` None: the WSDL only)."""
     limits = BatchLimits(settings.max_lines, settings.concurrency, settings.deadline_seconds)
-    return post_payments_operation(PaymentBatch(gateway, limits) if gateway is not None else None)
+    operations = post_payments_operation(PaymentBatch(gateway, limits) if gateway is not None else None)
+    operations.update(reconcile_operation(Reconciliation(gateway, settings.max_report_days)
+                                          if gateway is not None else None))
+    return operations
 
 
 def guard_allowances(settings: Settings, limits: Limits) -> dict[str, Limits]:
@@ -142,3 +153,81 @@ def guard_allowances(settings: Settings, limits: Limits) -> dict[str, Limits]:
     lines = settings.accounting.max_lines
     return {OPERATION_NAME: dataclasses.replace(limits, max_elements=limits.max_elements + 8 * lines,
                                                 max_attributes_total=limits.max_attributes_total + 16 * lines)}
+
+
+class ReconcilePaymentModel(ComplexModel):
+    __namespace__ = TNS
+    __type_name__ = "GatewayReconcilePayment"
+    _type_info = [
+        ("KIND", Unicode.customize(min_occurs=1, nillable=False, doc="вид / kind: " + ", ".join(KINDS))),
+        (KEY_ELEMENT, _present(Unicode, "ключ в журнале / the journal's key")),
+        ("JOURNAL_STATE", _present(Unicode, "состояние в журнале / the journal's state: done, unknown, pending")),
+        ("USER_ID", _present(Integer32, "абонент по журналу / the subscriber (the journal's, else the billing's)")),
+        ("OP_DATE", _present(DateTime, "дата операции / operation date")),
+        ("JOURNAL_SUMMA", _present(Decimal(total_digits=15, fraction_digits=2), "сумма по журналу / amount "
+                                                                              "in the journal")),
+        ("BILLING_SUMMA", _present(Decimal(total_digits=15, fraction_digits=2), "сумма в биллинге / amount "
+                                                                              "in the billing")),
+        ("JOURNAL_ID", _present(Integer32, "ID операции по журналу / the billing id the journal recorded")),
+        ("BILLING_ID", _present(Integer32, "ID операции в биллинге / the operation's id in the billing")),
+        ("BILLING_USER_ID", _present(Integer32, "абонент в биллинге / the subscriber in the billing")),
+        ("DESCR", _present(Unicode, "описание в биллинге / the billing's description")),
+        ("NOTE", _present(Unicode, "пояснение / what disagrees, or why it is listed")),
+    ]
+
+
+class ReconcileDayModel(ComplexModel):
+    __namespace__ = TNS
+    __type_name__ = "GatewayReconcileDay"
+    _type_info = [
+        ("DAY", Date.customize(min_occurs=1, nillable=False, doc="день / day")),
+        ("JOURNAL_COUNT", Integer32.customize(min_occurs=1, nillable=False, doc="платежей по журналу")),
+        ("JOURNAL_SUMMA", Decimal(total_digits=15, fraction_digits=2, min_occurs=1, nillable=False,
+                                  doc="итог по журналу / the journal's total")),
+        ("BILLING_COUNT", Integer32.customize(min_occurs=1, nillable=False, doc="платежей в биллинге")),
+        ("BILLING_SUMMA", Decimal(total_digits=15, fraction_digits=2, min_occurs=1, nillable=False,
+                                  doc="итог в биллинге / the billing's total (all channels)")),
+        ("OTHER_SUMMA", Decimal(total_digits=15, fraction_digits=2, min_occurs=1, nillable=False,
+                                doc="из них не через шлюз / of which through other channels")),
+    ]
+
+
+class ReconcileReportModel(ComplexModel):
+    __namespace__ = TNS
+    __type_name__ = "GatewayReconcileReport"
+    _type_info = [
+        ("PAYMENTS", Array(ReconcilePaymentModel, type_name="ArrayOfGatewayReconcilePayment",
+                           member_name="Payment").customize(min_occurs=1, nillable=False)),
+        ("DAYS", Array(ReconcileDayModel, type_name="ArrayOfGatewayReconcileDay",
+                       member_name="Day").customize(min_occurs=1, nillable=False)),
+    ]
+
+
+RECONCILE_DOC = (
+    "Сверка за период: платежи журнала шлюза против операций биллинга (CLN_FIN_OPER, приход) по абоненту "
+    "или группе; по каждому платежу — matched, journal_only, billing_only (другие каналы), disagree; итоги "
+    "по дням с обеих сторон.\n"
+    "Reconciles a period for a subscriber or a group (USER_ID): each payment in the gateway's journal and in "
+    "the billing (incomes), as matched, journal_only, billing_only (other channels: listed, not judged) or "
+    "disagree; per-day totals on both sides. FROM and TO in the billing's wall clock, TO inclusive.\n"
+    + GATEWAY_NOTE)
+
+
+def reconcile_operation(reconciliation: Reconciliation | None) -> dict[str, Any]:
+    """``GatewayReconcile``, keyed by its name."""
+
+    def operation(ctx: Any, start: Any, end: Any, user_id: int) -> Reply:
+        assert reconciliation is not None
+        report = reconciliation.run(start, end, user_id, _caller(ctx))
+        return Reply(value={"PAYMENTS": [payment_values(p) for p in report.payments],
+                            "DAYS": [day_values(d) for d in report.days]})
+
+    operation.__name__ = RECONCILE_NAME
+    operation.__doc__ = RECONCILE_DOC
+    method = rpc(DateTime(min_occurs=1, nillable=False, doc="начало периода / from"),
+                 DateTime(min_occurs=1, nillable=False, doc="конец периода, включительно / to, inclusive"),
+                 Integer32(min_occurs=1, nillable=False, doc="абонент или группа / subscriber or group id"),
+                 _args=["FROM", "TO", "USER_ID"], _returns=ReconcileReportModel.customize(min_occurs=1, nillable=False),
+                 _in_header=(BillingSession,), _wsdl_part_name="parameters",
+                 _out_variable_name=f"{RECONCILE_NAME}Result")(operation)
+    return {RECONCILE_NAME: method}
