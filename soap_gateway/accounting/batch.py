@@ -220,5 +220,14 @@ class PaymentBatch:
 
 
 
+def line_values(result: LineResult, batch_id: str, offset: int = 0) -> dict[str, Any]:
+    """A line's result by the published names; a refusal by its stable code and the words a single call's
+    fault carries (``[CODE] title: message``)."""
+    error = result.error
+    return {"LINE": offset + result.index + 1, "IDEMPOTENCY_KEY": result.key, "STATUS": result.status,
+            "USER_ID": result.user_id, "ID": result.billing_id, "CODE": error.code if error else None,
+            "MESSAGE": f"[{error.code}] {error.title}: {error}" if error else None, "BATCH_ID": batch_id}
+
+
 def new_batch_id() -> str:
     return f"b-{uuid.uuid4().hex[:16]}"

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # multiprocess metrics before anything imports prometheus-client (ops/multiproc.py).
 
 INPUT_COLUMNS = ("IDEMPOTENCY_KEY", "USER_ID", "CONTRACT_NUMBER", "OP_DATE", "SUMMA", "DESCR", "NUMBER")
-RESULT_COLUMNS = ("LINE", "IDEMPOTENCY_KEY", "STATUS", "USER_ID", "ID", "FAULTCODE", "CODE", "MESSAGE", "BATCH_ID")
+RESULT_COLUMNS = ("LINE", "IDEMPOTENCY_KEY", "STATUS", "USER_ID", "ID", "CODE", "MESSAGE", "BATCH_ID")
 
 
 def add_reconcile_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,8 +85,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
 
 
 def run_post(args: argparse.Namespace) -> int:
-    from ..soap.accounting import result_values  # the one fault mapping names the refusals
-    from .batch import ALREADY_POSTED, POSTED, BatchLimits, BatchSummary, PaymentBatch, new_batch_id
+    from .batch import ALREADY_POSTED, POSTED, BatchLimits, BatchSummary, PaymentBatch, line_values, new_batch_id
 
     settings = Settings.load(args.config)
     lines = read_lines(args.file)
@@ -107,7 +106,7 @@ def run_post(args: argparse.Namespace) -> int:
                 summary = BatchSummary(new_batch_id(), len(chunk))
                 for result in batch.run(chunk, _caller(), summary):
                     writer.writerow({k: "" if v is None else v for k, v in
-                                     result_values(result, summary.batch_id, offset=first).items()})
+                                     line_values(result, summary.batch_id, offset=first).items()})
                     counts[result.status] = counts.get(result.status, 0) + 1
                     done += 1
                     progress.update(done, len(lines))

@@ -16,11 +16,12 @@ from typing import Any, Iterator
 from spyne import Array, ComplexModel, Date, DateTime, Decimal, Integer32, Unicode, rpc
 
 from ..accounting.batch import (OPERATION_NAME, STATUSES, BatchLimits, BatchSummary, Caller, LineResult,
-                                PaymentBatch, PaymentLine, new_batch_id)
+                                PaymentBatch, PaymentLine, line_values, new_batch_id)
 from ..accounting.report import KINDS, Reconciliation, day_values, payment_values
 from ..accounting.report import OPERATION_NAME as RECONCILE_NAME
 from ..config import AccountingSettings, Settings
-from .faults import lookup, to_fault
+from ..web import CallContext
+from .faults import to_fault
 from .idempotency import KEY_ELEMENT, KEY_MAX_LEN
 from .models import TNS, BillingSession
 from .writer import Reply
@@ -86,14 +87,12 @@ POST_DOC = (
     + GATEWAY_NOTE)
 
 
-def result_values(result: LineResult, batch_id: str, correlation_id: str | None = None,
-                  offset: int = 0) -> dict[str, Any]:
-    """A line's published result; a refusal named by the one fault mapping, as a single call's fault."""
-    values: dict[str, Any] = {"LINE": offset + result.index + 1, KEY_ELEMENT: result.key, "STATUS": result.status,
-                              "USER_ID": result.user_id, "ID": result.billing_id, "BATCH_ID": batch_id}
+def result_values(result: LineResult, batch_id: str, correlation_id: str | None = None) -> dict[str, Any]:
+    """A line's published result; a refusal also by the faultcode a single call's fault would carry."""
+    values = line_values(result, batch_id)
     if result.error is not None:
         fault = to_fault(result.error, correlation_id)
-        values.update(FAULTCODE=fault.faultcode, CODE=lookup(result.error)[1], MESSAGE=fault.faultstring)
+        values.update(FAULTCODE=fault.faultcode, MESSAGE=fault.faultstring)
     return values
 
 
@@ -104,10 +103,11 @@ def _line(model: Any) -> PaymentLine:
 
 def _caller(ctx: Any) -> Caller:
     """Who calls, as a single operation would see it: own billing session, credentials, roles."""
-    call, header = ctx.udc, ctx.in_header
+    call: CallContext = ctx.udc
+    header = ctx.in_header
     return Caller(suid=str(header.SUID) if header is not None and header.SUID is not None else None,
-                  credentials=getattr(call, "credentials", None), principal=getattr(call, "principal", None),
-                  name=getattr(call, "caller", "anonymous"), correlation_id=getattr(call, "correlation_id", ""))
+                  credentials=call.credentials, principal=call.principal, name=call.caller,
+                  correlation_id=call.correlation_id)
 
 
 def post_payments_operation(batch: PaymentBatch | None) -> dict[str, Any]:
