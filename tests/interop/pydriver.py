@@ -33,6 +33,8 @@ class Run(abc.ABC):
         self.user_id: int | None = None
         self.before: decimal.Decimal | None = None
         self.paid_id: int | None = None
+        self.batch_key: str | None = None
+        self.batch_id: int | None = None
 
     @abc.abstractmethod
     def operations(self) -> list[str]:
@@ -105,6 +107,36 @@ class Run(abc.ABC):
     def home_none(self) -> dict[str, Any]:
         result = self.service.CLN_HOME_LIST(P_ID=self.args("home_none")["P_ID"])
         return {"count": len(self.rows(result)), "empty_as": self.empty_as(result)}
+
+    @abc.abstractmethod
+    def payment_lines(self, lines: list[dict[str, Any]]) -> Any:
+        """The LINES argument of GatewayPostPayments, built the client's way from plain field values."""
+
+    def results(self, reply: Any) -> list[Any]:
+        """The Result elements of GatewayPostPayments' reply."""
+        return self.rows_named(reply, "Result")
+
+    def rows_named(self, array: Any, member: str) -> list[Any]:
+        return self.rows(array)
+
+    def batch(self) -> dict[str, Any]:
+        lines = [dict(line, IDEMPOTENCY_KEY=str(uuid.uuid4()), OP_DATE=when(line["OP_DATE"]),
+                      SUMMA=decimal.Decimal(line["SUMMA"])) for line in self.args("batch")["LINES"]]
+        first = self.results(self.service.GatewayPostPayments(LINES=self.payment_lines(lines)))
+        again = self.results(self.service.GatewayPostPayments(LINES=self.payment_lines(lines)))
+        self.batch_key, self.batch_id = first[0].IDEMPOTENCY_KEY, first[0].ID
+        return {"LINE": [r.LINE for r in first], "STATUS": [r.STATUS for r in first],
+                "USER_ID": [r.USER_ID for r in first], "CODE": [r.CODE for r in first],
+                "again": [r.STATUS for r in again], "same_ids": [r.ID for r in again] == [r.ID for r in first]}
+
+    def reconcile(self) -> dict[str, Any]:
+        a = self.args("reconcile")
+        report = self.service.GatewayReconcile(FROM=when(a["FROM"]), TO=when(a["TO"]), USER_ID=a["USER_ID"])
+        (mine,) = [p for p in self.rows_named(report.PAYMENTS, "Payment") if p.IDEMPOTENCY_KEY == self.batch_key]
+        days = self.rows_named(report.DAYS, "Day")
+        return {"KIND": mine.KIND, "JOURNAL_STATE": mine.JOURNAL_STATE, "BILLING_SUMMA": str(mine.BILLING_SUMMA),
+                "same_id": mine.BILLING_ID == self.batch_id, "days": len(days), "DAY": str(days[0].DAY),
+                "balanced": self.money(days[0].JOURNAL_SUMMA) == self.money(days[0].BILLING_SUMMA)}
 
     def post_invalid(self) -> None:
         """The fault step's call, which the gateway must reject (NUMBER is too long)."""

@@ -5,12 +5,20 @@
 
 import billing.ArrayOfCLNFINOPERRow;
 import billing.ArrayOfCLNHOMELISTRow;
+import billing.ArrayOfGatewayPaymentLine;
+import billing.ArrayOfGatewayReconcileDay;
 import billing.BillingGateway;
 import billing.BillingService;
 import billing.CLNFINOPERRow;
 import billing.CLNHOMELISTRow;
 import billing.CLNUSRFIND2Row;
 import billing.CLNUSRGETResult;
+import billing.GatewayPaymentLine;
+import billing.GatewayPaymentResult;
+import billing.GatewayReconcileDay;
+import billing.GatewayReconcilePayment;
+import billing.GatewayReconcileReport;
+import billing.ObjectFactory;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
@@ -52,6 +60,8 @@ public final class Driver {
     private Integer userId;
     private BigDecimal before;
     private Integer paidId;
+    private String batchKey;
+    private Integer batchId;
 
     private Driver(BillingGateway port, Map<String, JsonObject> steps) throws Exception {
         this.port = port;
@@ -188,6 +198,82 @@ public final class Driver {
         ArrayOfCLNHOMELISTRow result = port.clnHOMELIST(args("home_none").get("P_ID").getAsInt());
         List<CLNHOMELISTRow> homes = result == null ? Collections.emptyList() : result.getRow();
         return Map.of("count", homes.size(), "empty_as", result == null ? "null" : "wrapper, " + homes);
+    }
+
+    // An array of GatewayPaymentLine; each optional nillable field is a JAXBElement made by the
+    // ObjectFactory, and a field left null is not sent.
+    private List<GatewayPaymentResult> postPayments(List<JsonObject> lines) {
+        ObjectFactory make = new ObjectFactory();
+        ArrayOfGatewayPaymentLine sent = new ArrayOfGatewayPaymentLine();
+        for (JsonObject values : lines) {
+            GatewayPaymentLine line = new GatewayPaymentLine();
+            line.setIDEMPOTENCYKEY(values.get("IDEMPOTENCY_KEY").getAsString());
+            if (values.has("USER_ID")) line.setUSERID(make.createGatewayPaymentLineUSERID(values.get("USER_ID").getAsInt()));
+            if (values.has("CONTRACT_NUMBER")) {
+                line.setCONTRACTNUMBER(make.createGatewayPaymentLineCONTRACTNUMBER(values.get("CONTRACT_NUMBER").getAsString()));
+            }
+            line.setOPDATE(when(values.get("OP_DATE").getAsString()));
+            line.setSUMMA(new BigDecimal(values.get("SUMMA").getAsString()));
+            if (values.has("DESCR")) line.setDESCR(make.createGatewayPaymentLineDESCR(values.get("DESCR").getAsString()));
+            if (values.has("NUMBER")) line.setNUMBER(make.createGatewayPaymentLineNUMBER(values.get("NUMBER").getAsString()));
+            sent.getLine().add(line);
+        }
+        return port.gatewayPostPayments(sent).getResult();
+    }
+
+    Map<String, Object> batch() {
+        List<JsonObject> lines = new ArrayList<>();
+        for (JsonElement line : args("batch").getAsJsonArray("LINES")) {
+            JsonObject keyed = line.getAsJsonObject().deepCopy();
+            keyed.addProperty("IDEMPOTENCY_KEY", UUID.randomUUID().toString());
+            lines.add(keyed);
+        }
+        List<GatewayPaymentResult> first = postPayments(lines);
+        List<GatewayPaymentResult> again = postPayments(lines);  // the same statement again, keys and all
+        batchKey = first.get(0).getIDEMPOTENCYKEY();
+        batchId = first.get(0).getID();
+        List<Object> numbers = new ArrayList<>(), statuses = new ArrayList<>(), users = new ArrayList<>(),
+                codes = new ArrayList<>(), repeated = new ArrayList<>(), ids = new ArrayList<>(), againIds = new ArrayList<>();
+        for (GatewayPaymentResult r : first) {
+            numbers.add(r.getLINE());
+            statuses.add(r.getSTATUS());
+            users.add(r.getUSERID());
+            codes.add(r.getCODE());
+            ids.add(r.getID());
+        }
+        for (GatewayPaymentResult r : again) {
+            repeated.add(r.getSTATUS());
+            againIds.add(r.getID());
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("LINE", numbers);
+        out.put("STATUS", statuses);
+        out.put("USER_ID", users);
+        out.put("CODE", codes);
+        out.put("again", repeated);
+        out.put("same_ids", againIds.equals(ids));
+        return out;
+    }
+
+    Map<String, Object> reconcile() {
+        JsonObject a = args("reconcile");
+        GatewayReconcileReport report = port.gatewayReconcile(when(a.get("FROM").getAsString()),
+                when(a.get("TO").getAsString()), a.get("USER_ID").getAsInt());
+        GatewayReconcilePayment mine = null;
+        for (GatewayReconcilePayment p : report.getPAYMENTS().getPayment()) {
+            if (batchKey.equals(p.getIDEMPOTENCYKEY())) mine = p;
+        }
+        ArrayOfGatewayReconcileDay days = report.getDAYS();
+        GatewayReconcileDay day = days.getDay().get(0);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("KIND", mine.getKIND());
+        out.put("JOURNAL_STATE", mine.getJOURNALSTATE());
+        out.put("BILLING_SUMMA", money(mine.getBILLINGSUMMA()));
+        out.put("same_id", batchId.equals(mine.getBILLINGID()));
+        out.put("days", days.getDay().size());
+        out.put("DAY", day.getDAY().toXMLFormat());
+        out.put("balanced", day.getJOURNALSUMMA().compareTo(day.getBILLINGSUMMA()) == 0);
+        return out;
     }
 
     Map<String, Object> fault() {

@@ -18,6 +18,9 @@ namespace Billing
     public partial class CLN_USR_GET_Result : IUser { }
     public partial class CLN_FIN_OPER_Row : IOperationRow { }
     public partial class CLN_HOME_LIST_Row : IHomeRow { }
+    public partial class GatewayPaymentResult : IPaymentResult { }
+    public partial class GatewayReconcilePayment : IReconcilePayment { }
+    public partial class GatewayReconcileDay : IReconcileDay { }
 }
 
 public class Driver : Scenario
@@ -81,6 +84,27 @@ public class Driver : Scenario
     protected override IReadOnlyList<IHomeRow> ListHomes(int? id)
     {
         return proxy.CLN_HOME_LIST(id, id.HasValue);
+    }
+
+    protected override IReadOnlyList<IPaymentResult> PostPayments(IList<Dictionary<string, object>> lines)
+    {
+        // An array of GatewayPaymentLine; an optional number goes out only with its ...Specified flag.
+        var sent = lines.Select(line => new GatewayPaymentLine {
+            IDEMPOTENCY_KEY = (string)line["IDEMPOTENCY_KEY"],
+            USER_ID = (int?)Field(line, "USER_ID"), USER_IDSpecified = Field(line, "USER_ID") != null,
+            CONTRACT_NUMBER = (string)Field(line, "CONTRACT_NUMBER"),
+            OP_DATE = When(line["OP_DATE"]), SUMMA = decimal.Parse((string)line["SUMMA"], Inv),
+            DESCR = (string)Field(line, "DESCR"), NUMBER = (string)Field(line, "NUMBER"),
+        }).ToArray();
+        return proxy.GatewayPostPayments(sent);
+    }
+
+    protected override Report Reconcile(Dictionary<string, object> a)
+    {
+        GatewayReconcileReport report = proxy.GatewayReconcile(When(a["FROM"]), When(a["TO"]), (int)a["USER_ID"]);
+        var days = report.DAYS ?? new GatewayReconcileDay[0];
+        return new Report { Payments = report.PAYMENTS ?? new GatewayReconcilePayment[0], Days = days,
+                            FirstDay = days.Length > 0 ? days[0].DAY.ToString("yyyy-MM-dd", Inv) : null };
     }
 
     protected override Dictionary<string, object> ProvokeFault(int userId, Dictionary<string, object> a)

@@ -47,6 +47,40 @@ public interface IHomeRow
     DateTime? CONNECT_DATE { get; }
 }
 
+public interface IPaymentResult
+{
+    int LINE { get; }
+    string IDEMPOTENCY_KEY { get; }
+    string STATUS { get; }
+    int? USER_ID { get; }
+    int? ID { get; }
+    string CODE { get; }
+}
+
+public interface IReconcilePayment
+{
+    string KIND { get; }
+    string IDEMPOTENCY_KEY { get; }
+    string JOURNAL_STATE { get; }
+    decimal? BILLING_SUMMA { get; }
+    int? BILLING_ID { get; }
+}
+
+public interface IReconcileDay
+{
+    decimal JOURNAL_SUMMA { get; }
+    decimal BILLING_SUMMA { get; }
+}
+
+// GatewayReconcile's reply as Scenario reads it. DAY (an xs:date) is a DateTime from wsdl and a string
+// from svcutil, so the driver gives the first day as text.
+public class Report
+{
+    public IReadOnlyList<IReconcilePayment> Payments;
+    public IReadOnlyList<IReconcileDay> Days;
+    public string FirstDay;
+}
+
 public abstract class Scenario
 {
     const string WallClock = "yyyy-MM-ddTHH:mm:ss";
@@ -56,6 +90,8 @@ public abstract class Scenario
     int userId;
     decimal before;
     int? paidId;
+    string batchKey;
+    int? batchId;
 
     // What the driver does with its proxy; `a` is the step's "args" from scenario.json.
     protected abstract Type Contract { get; }            // the type whose methods are the operations,
@@ -65,6 +101,10 @@ public abstract class Scenario
     protected abstract int? AddPayment(int userId, Dictionary<string, object> a);  // the new operation's ID
     protected abstract IReadOnlyList<IOperationRow> ListPayments(int userId, Dictionary<string, object> a);
     protected abstract IReadOnlyList<IHomeRow> ListHomes(int? id);
+    // GatewayPostPayments: each line's fields by name (IDEMPOTENCY_KEY, USER_ID or CONTRACT_NUMBER,
+    // OP_DATE, SUMMA as text, DESCR, NUMBER); a field that is not there is left out.
+    protected abstract IReadOnlyList<IPaymentResult> PostPayments(IList<Dictionary<string, object>> lines);
+    protected abstract Report Reconcile(Dictionary<string, object> a);
     // The fault step's call: what the fault it provoked carries, or null when no fault came.
     protected abstract Dictionary<string, object> ProvokeFault(int userId, Dictionary<string, object> a);
 
@@ -161,6 +201,39 @@ public abstract class Scenario
         return new Dictionary<string, object> {
             { "count", homes == null ? 0 : homes.Count },
             { "empty_as", homes == null ? "null" : homes.GetType().Name.Replace("[]", "") + "[" + homes.Count + "]" } };
+    }
+
+    object batch()
+    {
+        var lines = ((object[])Args("batch")["LINES"]).Cast<Dictionary<string, object>>()
+            .Select(line => new Dictionary<string, object>(line) { { "IDEMPOTENCY_KEY", Guid.NewGuid().ToString() } })
+            .ToList();
+        var first = PostPayments(lines);
+        var again = PostPayments(lines);  // the same statement again, keys and all
+        batchKey = first[0].IDEMPOTENCY_KEY;
+        batchId = first[0].ID;
+        return new Dictionary<string, object> {
+            { "LINE", first.Select(r => r.LINE).ToList() }, { "STATUS", first.Select(r => r.STATUS).ToList() },
+            { "USER_ID", first.Select(r => r.USER_ID).ToList() }, { "CODE", first.Select(r => r.CODE).ToList() },
+            { "again", again.Select(r => r.STATUS).ToList() },
+            { "same_ids", again.Select(r => r.ID).SequenceEqual(first.Select(r => r.ID)) } };
+    }
+
+    object reconcile()
+    {
+        var report = Reconcile(Args("reconcile"));
+        var mine = report.Payments.Where(p => p.IDEMPOTENCY_KEY == batchKey).ToList()[0];
+        return new Dictionary<string, object> {
+            { "KIND", mine.KIND }, { "JOURNAL_STATE", mine.JOURNAL_STATE }, { "BILLING_SUMMA", Money(mine.BILLING_SUMMA) },
+            { "same_id", mine.BILLING_ID == batchId }, { "days", report.Days.Count }, { "DAY", report.FirstDay },
+            { "balanced", report.Days[0].JOURNAL_SUMMA == report.Days[0].BILLING_SUMMA } };
+    }
+
+    // A field of a batch line, or null when the line does not give it.
+    protected static object Field(Dictionary<string, object> line, string name)
+    {
+        object value;
+        return line.TryGetValue(name, out value) ? value : null;
     }
 
     object fault()

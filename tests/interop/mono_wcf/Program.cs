@@ -18,6 +18,9 @@ namespace soapgateway.billing
     public partial class CLN_USR_GET_Result : IUser { }
     public partial class CLN_FIN_OPER_Row : IOperationRow { }
     public partial class CLN_HOME_LIST_Row : IHomeRow { }
+    public partial class GatewayPaymentResult : IPaymentResult { }
+    public partial class GatewayReconcilePayment : IReconcilePayment { }
+    public partial class GatewayReconcileDay : IReconcileDay { }
 }
 
 // The detail our faults carry (<detail><GatewayFault xmlns="urn:soap-gateway:billing">), as a data contract.
@@ -99,6 +102,28 @@ public class Driver : Scenario
     protected override IReadOnlyList<IHomeRow> ListHomes(int? id)
     {
         return client.CLN_HOME_LIST(id);
+    }
+
+    protected override IReadOnlyList<IPaymentResult> PostPayments(IList<Dictionary<string, object>> lines)
+    {
+        // An ArrayOfGatewayPaymentLine (a List); an optional number is int?, null leaves it out.
+        var sent = new ArrayOfGatewayPaymentLine();
+        foreach (var line in lines)
+            sent.Add(new GatewayPaymentLine {
+                IDEMPOTENCY_KEY = (string)line["IDEMPOTENCY_KEY"], USER_ID = (int?)Field(line, "USER_ID"),
+                CONTRACT_NUMBER = (string)Field(line, "CONTRACT_NUMBER"),
+                OP_DATE = When(line["OP_DATE"]), SUMMA = decimal.Parse((string)line["SUMMA"], Inv),
+                DESCR = (string)Field(line, "DESCR"), NUMBER = (string)Field(line, "NUMBER"),
+            });
+        return client.GatewayPostPayments(sent);
+    }
+
+    protected override Report Reconcile(Dictionary<string, object> a)
+    {
+        // DataContract has no xs:date: svcutil makes DAY a string ("2025-03-15").
+        GatewayReconcileReport report = client.GatewayReconcile(When(a["FROM"]), When(a["TO"]), (int)a["USER_ID"]);
+        return new Report { Payments = report.PAYMENTS, Days = report.DAYS,
+                            FirstDay = report.DAYS.Count > 0 ? report.DAYS[0].DAY : null };
     }
 
     protected override Dictionary<string, object> ProvokeFault(int userId, Dictionary<string, object> a)

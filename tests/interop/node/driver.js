@@ -43,9 +43,19 @@ function wall(value) {
 }
 
 // An array result is its wrapper object with a `Row` list; an empty one is null.
-function rows(result) {
-  if (!result || !result.Row) return [];
-  return Array.isArray(result.Row) ? result.Row : [result.Row];
+function rows(result, member = 'Row') {
+  if (!result || !result[member]) return [];
+  return Array.isArray(result[member]) ? result[member] : [result[member]];
+}
+
+// A nil element arrives as undefined (or, for some types, as an object of attributes only).
+function value(v) {
+  return v === undefined || v === null || (typeof v === 'object' && !(v instanceof Date)) ? null : v;
+}
+
+// An xs:date arrives as a Date at local midnight.
+function day(v) {
+  return wall(v).slice(0, 10);
 }
 
 async function call(client, operation, args) {
@@ -125,6 +135,32 @@ class Run {
   async home_none() {
     const result = await call(this.client, 'CLN_HOME_LIST', { P_ID: this.args('home_none').P_ID });
     return { count: rows(result).length, empty_as: JSON.stringify(result === undefined ? 'undefined' : result) };
+  }
+
+  async batch() {
+    // An array of complex input: the wrapper holds a `Line` list; a field left out is not sent.
+    const lines = this.args('batch').LINES.map((line) => ({ IDEMPOTENCY_KEY: require('crypto').randomUUID(), ...line }));
+    const first = rows(await call(this.client, 'GatewayPostPayments', { LINES: { Line: lines } }), 'Result');
+    const again = rows(await call(this.client, 'GatewayPostPayments', { LINES: { Line: lines } }), 'Result');
+    this.batchKey = first[0].IDEMPOTENCY_KEY;
+    this.batchId = first[0].ID;
+    return {
+      LINE: first.map((r) => r.LINE), STATUS: first.map((r) => r.STATUS), USER_ID: first.map((r) => value(r.USER_ID)),
+      CODE: first.map((r) => value(r.CODE)), again: again.map((r) => r.STATUS),
+      same_ids: JSON.stringify(again.map((r) => value(r.ID))) === JSON.stringify(first.map((r) => value(r.ID))),
+    };
+  }
+
+  async reconcile() {
+    const a = this.args('reconcile');
+    const report = await call(this.client, 'GatewayReconcile', { FROM: a.FROM, TO: a.TO, USER_ID: a.USER_ID });
+    const mine = rows(report.PAYMENTS, 'Payment').filter((p) => p.IDEMPOTENCY_KEY === this.batchKey)[0];
+    const days = rows(report.DAYS, 'Day');
+    return {
+      KIND: mine.KIND, JOURNAL_STATE: mine.JOURNAL_STATE, BILLING_SUMMA: mine.BILLING_SUMMA,
+      same_id: mine.BILLING_ID === this.batchId, days: days.length, DAY: day(days[0].DAY),
+      balanced: moneyDelta(days[0].JOURNAL_SUMMA, days[0].BILLING_SUMMA) === '0.00',
+    };
   }
 
   async fault() {

@@ -21,9 +21,9 @@ function connect(string $wsdl): SoapClient
 }
 
 // An array result is its wrapper object; the rows are its `Row` property, absent when empty.
-function rows($result): array
+function rows($result, string $member = 'Row'): array
 {
-    return isset($result->Row) ? $result->Row : [];
+    return isset($result->$member) ? $result->$member : [];
 }
 
 // ext/soap hands restrictions of xs:decimal over as text, exact; anything else would show here.
@@ -49,6 +49,8 @@ final class Run
     private ?int $userId = null;
     private ?string $before = null;
     private ?int $paidId = null;
+    private ?string $batchKey = null;
+    private ?int $batchId = null;
 
     public function __construct(private SoapClient $client, private array $steps) {}
 
@@ -129,6 +131,36 @@ final class Run
     {
         $result = $this->client->CLN_HOME_LIST(['P_ID' => $this->args('home_none')['P_ID']])->CLN_HOME_LISTResult;
         return ['count' => count(rows($result)), 'empty_as' => json_encode($result)];
+    }
+
+    public function batch(): array
+    {
+        // An array of complex input: the wrapper's `Line` is a list of arrays; a field left out is not sent.
+        $lines = array_map(fn ($line) => ['IDEMPOTENCY_KEY' => bin2hex(random_bytes(16))] + $line,
+                           $this->args('batch')['LINES']);
+        $first = rows($this->client->GatewayPostPayments(['LINES' => ['Line' => $lines]])->GatewayPostPaymentsResult,
+                      'Result');
+        $again = rows($this->client->GatewayPostPayments(['LINES' => ['Line' => $lines]])->GatewayPostPaymentsResult,
+                      'Result');
+        $this->batchKey = $first[0]->IDEMPOTENCY_KEY;
+        $this->batchId = $first[0]->ID;
+        $field = fn (array $results, string $name) => array_map(fn ($r) => $r->$name ?? null, $results);
+        return ['LINE' => $field($first, 'LINE'), 'STATUS' => $field($first, 'STATUS'),
+                'USER_ID' => $field($first, 'USER_ID'), 'CODE' => $field($first, 'CODE'),
+                'again' => $field($again, 'STATUS'), 'same_ids' => $field($again, 'ID') === $field($first, 'ID')];
+    }
+
+    public function reconcile(): array
+    {
+        $a = $this->args('reconcile');
+        $report = $this->client->GatewayReconcile(['FROM' => $a['FROM'], 'TO' => $a['TO'], 'USER_ID' => $a['USER_ID']])
+            ->GatewayReconcileResult;
+        $mine = array_values(array_filter(rows($report->PAYMENTS, 'Payment'),
+                                          fn ($p) => ($p->IDEMPOTENCY_KEY ?? null) === $this->batchKey))[0];
+        $days = rows($report->DAYS, 'Day');
+        return ['KIND' => $mine->KIND, 'JOURNAL_STATE' => $mine->JOURNAL_STATE, 'BILLING_SUMMA' => dec($mine->BILLING_SUMMA),
+                'same_id' => $mine->BILLING_ID === $this->batchId, 'days' => count($days), 'DAY' => $days[0]->DAY,
+                'balanced' => money_delta(dec($days[0]->JOURNAL_SUMMA), dec($days[0]->BILLING_SUMMA)) === '0.00'];
     }
 
     public function fault(): array

@@ -45,6 +45,19 @@ class SudsRun(pydriver.Run):
         # (totalDigits/fractionDigits), which it hands over as text.
         return decimal.Decimal(str(value))
 
+    def rows_named(self, array: Any, member: str) -> list[Any]:
+        return list(getattr(array, member, None) or [])
+
+    def payment_lines(self, lines: list[dict[str, Any]]) -> Any:
+        # suds builds the array and each line from the WSDL's types; unset fields are left out.
+        array = self.client.factory.create("ns0:ArrayOfGatewayPaymentLine")
+        for values in lines:
+            line = self.client.factory.create("ns0:GatewayPaymentLine")
+            for name, value in values.items():
+                setattr(line, name, value)
+            array.Line.append(line)
+        return array
+
     def empty_as(self, result: Any) -> str:
         return "'' (empty text)" if result == "" else repr(result)
 

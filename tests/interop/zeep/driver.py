@@ -43,6 +43,13 @@ class ZeepRun(pydriver.Run):
     def money(self, value: decimal.Decimal) -> decimal.Decimal:
         return value  # zeep converts xs:decimal and its restrictions itself
 
+    def rows_named(self, array: Any, member: str) -> list[Any]:
+        # A reply that is an array comes as a list; an array inside a reply as its wrapper object.
+        return list((array if isinstance(array, list) else getattr(array, member, None)) or [])
+
+    def payment_lines(self, lines: list[dict[str, Any]]) -> Any:
+        return {"Line": lines}  # plain dicts; a field left out is simply not sent
+
     def fault(self) -> dict[str, Any]:
         try:
             self.post_invalid()
