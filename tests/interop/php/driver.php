@@ -21,9 +21,15 @@ function connect(string $wsdl): SoapClient
 }
 
 // An array result is its wrapper object; the rows are its `Row` property, absent when empty.
-function rows($result, string $member = 'Row'): array
+function rows($result): array
 {
-    return isset($result->$member) ? $result->$member : [];
+    return isset($result->Row) ? $result->Row : [];
+}
+
+// The same for the gateway's own arrays, whose items are named `Result`, `Payment`, `Day`.
+function items($result, string $name): array
+{
+    return isset($result->$name) ? $result->$name : [];
 }
 
 // ext/soap hands restrictions of xs:decimal over as text, exact; anything else would show here.
@@ -138,9 +144,9 @@ final class Run
         // An array of complex input: the wrapper's `Line` is a list of arrays; a field left out is not sent.
         $lines = array_map(fn ($line) => ['IDEMPOTENCY_KEY' => bin2hex(random_bytes(16))] + $line,
                            $this->args('batch')['LINES']);
-        $first = rows($this->client->GatewayPostPayments(['LINES' => ['Line' => $lines]])->GatewayPostPaymentsResult,
+        $first = items($this->client->GatewayPostPayments(['LINES' => ['Line' => $lines]])->GatewayPostPaymentsResult,
                       'Result');
-        $again = rows($this->client->GatewayPostPayments(['LINES' => ['Line' => $lines]])->GatewayPostPaymentsResult,
+        $again = items($this->client->GatewayPostPayments(['LINES' => ['Line' => $lines]])->GatewayPostPaymentsResult,
                       'Result');
         $this->batchKey = $first[0]->IDEMPOTENCY_KEY;
         $this->batchId = $first[0]->ID;
@@ -155,9 +161,9 @@ final class Run
         $a = $this->args('reconcile');
         $report = $this->client->GatewayReconcile(['FROM' => $a['FROM'], 'TO' => $a['TO'], 'USER_ID' => $a['USER_ID']])
             ->GatewayReconcileResult;
-        $mine = array_values(array_filter(rows($report->PAYMENTS, 'Payment'),
+        $mine = array_values(array_filter(items($report->PAYMENTS, 'Payment'),
                                           fn ($p) => ($p->IDEMPOTENCY_KEY ?? null) === $this->batchKey))[0];
-        $days = rows($report->DAYS, 'Day');
+        $days = items($report->DAYS, 'Day');
         return ['KIND' => $mine->KIND, 'JOURNAL_STATE' => $mine->JOURNAL_STATE, 'BILLING_SUMMA' => dec($mine->BILLING_SUMMA),
                 'same_id' => $mine->BILLING_ID === $this->batchId, 'days' => count($days), 'DAY' => $days[0]->DAY,
                 'balanced' => money_delta(dec($days[0]->JOURNAL_SUMMA), dec($days[0]->BILLING_SUMMA)) === '0.00'];
