@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import procs, report, scenarios, soak, stack
+from . import batch, procs, report, scenarios, soak, stack
 from .calls import DirectClient
 
 HERE = Path(__file__).resolve().parent
@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     analysis = notes.read_text(encoding="utf-8") if notes.exists() and not args.smoke else ""
     text = report.results_md(machine, found, detail, analysis)
     from .hostile import keep_section  # its own run (python -m bench.hostile) writes that section
-    out.write_text(soak.keep_section(out, keep_section(out, text)), encoding="utf-8")  # and python -m bench soak
+    text = soak.keep_section(out, keep_section(out, text))  # python -m bench soak's section
+    out.write_text(batch.carried(out, text), encoding="utf-8")  # and python -m bench.batch's
     print(f"written: {out}")
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)

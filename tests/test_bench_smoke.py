@@ -39,3 +39,17 @@ def test_hostile_bench_runs_its_corpus(tmp_path: Path) -> None:
     text = report.read_text(encoding="utf-8")
     assert text.startswith("# earlier results") and "Worst case:" in text
     assert "500 Client.XMLLimitExceeded" in text and "200 ok" in text and "500 Server" not in text
+
+
+def test_the_batch_benchmark_runs_and_keeps_its_section(tmp_path: Path) -> None:
+    report = tmp_path / "RESULTS.md"
+    report.write_text("# Results\n\n## Targets\n\nfrom the main benchmark\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOAP_GATEWAY_")}
+    done = subprocess.run([sys.executable, "-m", "bench.batch", "--smoke", "--out", str(report)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]  # every line of every batch posted
+    for line in ("batch of N ÷ N sequential single calls, wall time", "worker peak RSS growth"):
+        assert line in done.stdout, line
+    text = report.read_text(encoding="utf-8")
+    assert text.startswith("# Results") and "from the main benchmark" in text
+    assert text.count("## Accounting: a bank statement in one call") == 1
