@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from collections import defaultdict
 from contextlib import contextmanager
 from typing import Any, Iterator
+
+import pytest
 
 from money import running_gateway
 from soap_gateway.config import AccountingSettings, JournalSettings, Settings
@@ -67,3 +70,14 @@ def operations_by_marker(emulator: Emulator) -> dict[str, list[dict[str, Any]]]:
 
 def posted_for(found: dict[str, list[dict[str, Any]]], key: str) -> list[dict[str, Any]]:
     return found.get(marker_for(key), [])
+
+
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """The root logger as it was: the command line's handler writes to this test's captured stderr,
+    which is closed after the test; a later test's log line must not reach it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

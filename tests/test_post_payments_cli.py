@@ -12,11 +12,15 @@ from typing import Any, Iterator
 import pytest
 
 from batch import accounting_emulator, operations_by_marker, posted_for
+from batch import logging_restored  # noqa: F401  (a fixture, used by pytestmark)
 from money import commits, journal_path, write_config
 from soap_gateway.accounting.progress import Progress
 from soap_gateway.cli import main
 
 SAMPLE = Path(__file__).parent.parent / "docs" / "payments-sample.csv"
+
+
+pytestmark = pytest.mark.usefixtures("logging_restored")
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import pytest
 import zeep
 
 from batch import accounting_emulator, accounting_gateway, line, post
+from batch import logging_restored  # noqa: F401  (a fixture, used by pytestmark)
 from money import journal_path, write_config
 from soap_gateway.cli import main
 
@@ -30,6 +31,9 @@ GROUP = 5  # the emulator's bulk subscribers 1001.. are in it; 101.. are not
 
 def at(day: dt.date, hour: int) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour))
+
+
+pytestmark = pytest.mark.usefixtures("logging_restored")
 
 
 @pytest.fixture(scope="module")
