@@ -192,3 +192,7 @@ def _splice(out: Path, section: str) -> None:
     else:
         text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + section
     out.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

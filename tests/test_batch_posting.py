@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, Iterator
 
 import pytest
+import requests
 
 from batch import (BULK, SHARED_CONTRACT, accounting_emulator, accounting_gateway, contract_of, line,
                    operations_by_marker, post, posted_for)
@@ -212,6 +213,26 @@ def test_after_the_deadline_lines_are_not_attempted_and_a_resend_finishes(gatewa
     found = operations_by_marker(billing)
     assert [len(posted_for(found, sent["IDEMPOTENCY_KEY"])) for sent in lines] == [1] * len(lines)
     assert sum(billing.balance(u) for u in range(1020, 1025)) > Decimal(0)
+
+
+def test_a_full_batch_with_nil_fields_passes_the_request_guard(gw: Any, billing: Any) -> None:
+    """Beyond the guard's limits for one call (1000 elements, 256 attributes): WCF sends each empty
+    optional field as xsi:nil, so a batch of lines is given room by line, and only it."""
+    lines = "".join(
+        f'<b:Line><b:IDEMPOTENCY_KEY>{key("nil-")}</b:IDEMPOTENCY_KEY><b:USER_ID>{1001 + i % 20}</b:USER_ID>'
+        f'<b:CONTRACT_NUMBER xsi:nil="true"/><b:OP_DATE>2026-03-03T10:00:00</b:OP_DATE><b:SUMMA>1.{i % 100:02d}'
+        f'</b:SUMMA><b:DESCR xsi:nil="true"/><b:NUMBER xsi:nil="true"/></b:Line>' for i in range(300))
+    envelope = ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:b="urn:soap-gateway:billing" '
+                'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><s:Body>'
+                f"<b:GatewayPostPayments><b:LINES>{lines}</b:LINES></b:GatewayPostPayments></s:Body></s:Envelope>")
+    reply = requests.post(f"{gw.url}/soap", data=envelope.encode(), timeout=120,
+                          headers={"Content-Type": "text/xml; charset=utf-8"})
+    assert reply.status_code == 200, reply.text[:500]
+    assert reply.text.count("<tns:STATUS>posted</tns:STATUS>") == 300
+    too_many = envelope.replace("GatewayPostPayments", "CLN_FIN_OPER_ADD")  # any other operation: the usual limits
+    refused = requests.post(f"{gw.url}/soap", data=too_many.encode(), timeout=120,
+                            headers={"Content-Type": "text/xml; charset=utf-8"})
+    assert refused.status_code == 500 and "XML_LIMIT_EXCEEDED" in refused.text
 
 
 def test_operation_names_cannot_clash_with_a_billing_procedure(tmp_path: Any) -> None:
