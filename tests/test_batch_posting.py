@@ -92,7 +92,7 @@ def outcome(result: Any) -> str:
 def test_a_1000_line_statement_tells_every_line_the_billings_truth(gw: Any, billing: Any) -> None:
     earlier = {f"e{i}": line(key("earlier-"), user=1010, summa=f"7.{i % 100:02d}") for i in range(48, 160, 20)}
     earlier_ids = {}
-    for name, sent in earlier.items():  # posted one by one the day before
+    for sent in earlier.values():  # posted one by one the day before
         single = {k: v for k, v in sent.items() if k != "CONTRACT_NUMBER"}
         earlier_ids[sent["IDEMPOTENCY_KEY"]] = gw.service.CLN_FIN_OPER_ADD(**single).ID
     lines, expected = statement(earlier)

@@ -20,11 +20,12 @@ from ..accounting.batch import (OPERATION_NAME, STATUSES, BatchLimits, BatchSumm
 from ..accounting.report import KINDS, Reconciliation, day_values, payment_values
 from ..accounting.report import OPERATION_NAME as RECONCILE_NAME
 from ..config import AccountingSettings, Settings
+from ..operations import KEY_MAX_LEN, Reply
 from ..web import CallContext
 from .faults import to_fault
-from .idempotency import KEY_ELEMENT, KEY_MAX_LEN
+from .idempotency import KEY_ELEMENT
 from .models import TNS, BillingSession
-from .writer import Reply
+from .xmlguard import Limits
 
 GATEWAY_NOTE = ("Операция шлюза, не процедура биллинга. / An operation of the gateway itself, not a billing "
                 "procedure (docs/accounting.md).")
