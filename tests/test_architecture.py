@@ -122,6 +122,7 @@ LAYERS: list[set[str]] = [
     {"backend"},
     {"journal"},
     {"core", "execute"},
+    {"accounting"},
     {"web"},
     {"operations"},
     {"soap", "rest"},
