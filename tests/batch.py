@@ -14,7 +14,6 @@ import pytest
 from money import running_gateway
 from soap_gateway.config import AccountingSettings, JournalSettings, Settings
 from soap_gateway.emulator import Emulator
-from soap_gateway.journal.marker import marker_for
 
 BULK = range(1001, 1031)  # the emulator's bulk subscribers, contracts Н-2025/000001 ..
 SHARED_CONTRACT = "Д-ОБЩИЙ/1"  # given to two subscribers: a contract number that is ambiguous
@@ -68,8 +67,10 @@ def operations_by_marker(emulator: Emulator) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def posted_for(found: dict[str, list[dict[str, Any]]], key: str) -> list[dict[str, Any]]:
-    return found.get(marker_for(key), [])
+def posted_for(found: dict[str, list[dict[str, Any]]], journal: Any, key: str) -> list[dict[str, Any]]:
+    """The operations carrying the marker ``journal`` holds for ``key`` (none for a key it never took)."""
+    entry = journal.entry(key)
+    return found.get(entry.marker, []) if entry is not None else []
 
 
 @pytest.fixture

@@ -107,7 +107,7 @@ def test_a_1000_line_statement_tells_every_line_the_billings_truth(gw: Any, bill
     assert [outcome(r) for r in results] == expected
     found = operations_by_marker(billing)
     for result, sent in zip(results, lines):
-        ops = posted_for(found, sent["IDEMPOTENCY_KEY"])
+        ops = posted_for(found, gw.journal, sent["IDEMPOTENCY_KEY"])
         if result.STATUS in ("posted", "already_posted"):
             (op,) = ops  # in the billing exactly once, with the id and subscriber the line was told
             assert result.ID == op["ID"] and result.USER_ID == op["USER_ID"], result
@@ -170,7 +170,7 @@ def test_an_unknown_line_stays_unknown_on_a_resend_and_is_never_posted_blind(gw:
             assert after.STATUS == "unknown" and after.CODE == "OUTCOME_UNKNOWN" and after.ID is None
     assert calls(billing, "CLN_FIN_OPER_ADD") == sent
     found = operations_by_marker(billing)
-    assert sorted(len(posted_for(found, sent["IDEMPOTENCY_KEY"])) for sent in lines) == [0, 1]
+    assert sorted(len(posted_for(found, gw.journal, sent["IDEMPOTENCY_KEY"])) for sent in lines) == [0, 1]
 
 
 def test_a_line_naming_a_subscriber_and_a_contract_must_agree(gw: Any, billing: Any) -> None:
@@ -210,8 +210,8 @@ def test_after_the_deadline_lines_are_not_attempted_and_a_resend_finishes(gatewa
         for before, after in zip(first, results):
             if before.STATUS == "posted":
                 assert after.STATUS == "already_posted" and after.ID == before.ID
-    found = operations_by_marker(billing)
-    assert [len(posted_for(found, sent["IDEMPOTENCY_KEY"])) for sent in lines] == [1] * len(lines)
+        found = operations_by_marker(billing)
+        assert [len(posted_for(found, slow.journal, sent["IDEMPOTENCY_KEY"])) for sent in lines] == [1] * len(lines)
     assert sum(billing.balance(u) for u in range(1020, 1025)) > Decimal(0)
 
 

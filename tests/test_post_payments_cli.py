@@ -16,6 +16,7 @@ from batch import logging_restored  # noqa: F401  (a fixture, used by pytestmark
 from money import commits, journal_path, write_config
 from soap_gateway.accounting.progress import Progress
 from soap_gateway.cli import main
+from soap_gateway.journal import open_journal
 
 SAMPLE = Path(__file__).parent.parent / "docs" / "payments-sample.csv"
 
@@ -53,9 +54,13 @@ def test_the_sample_file_posts_once_and_a_rerun_posts_nothing(gateway_settings: 
     assert first[3]["CODE"] == "VALIDATION_ERROR" and "SUMMA" in first[3]["MESSAGE"]
     assert commits(billing) == before + 3
     found = operations_by_marker(billing)
-    for row in first[:3]:
-        (op,) = posted_for(found, row["IDEMPOTENCY_KEY"])
-        assert str(op["ID"]) == row["ID"]
+    journal = open_journal(journal_path(tmp_path))
+    try:
+        for row in first[:3]:
+            (op,) = posted_for(found, journal, row["IDEMPOTENCY_KEY"])
+            assert str(op["ID"]) == row["ID"]
+    finally:
+        journal.close()
     assert "4 lines: 3 posted, 1 refused" in capsys.readouterr().out
 
     assert main(["post-payments", "--config", str(config), str(statement)]) == 1
