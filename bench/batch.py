@@ -135,12 +135,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _gateway(workdir: Path, billing: str, pki: dict[str, str], plan: Plan) -> stack.Server:
-    """The gateway with the default accounting settings, its batch limit and body size raised for the large batch."""
+    """The gateway with the default accounting concurrency; the batch limit, deadline and body size raised for
+    the large batch."""
     port = stack.free_port()
     config = stack.gateway_config(workdir, "gateway-batch", port, billing, pki, 1, 4)
     text = config.read_text(encoding="utf-8").replace(
         "[server]\n", f"[server]\nmax_body_bytes = {plan.large * 400 + (1 << 20)}\n")
-    config.write_text(text + f"[accounting]\nmax_lines = {plan.large}\n", encoding="utf-8")
+    # the large batch runs to its end (the default 60 s deadline would answer its tail not_attempted)
+    config.write_text(text + f"[accounting]\nmax_lines = {plan.large}\ndeadline_seconds = 900\n", encoding="utf-8")
     argv = [sys.executable, "-m", "soap_gateway", "serve", "--config", str(config)]
     process, log, handle = stack._spawn("gateway-batch", argv, workdir)
     return stack.Server("gateway-batch", process, f"http://127.0.0.1:{port}", log, "gthread 1×4", "/healthz", 1,
