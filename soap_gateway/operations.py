@@ -24,9 +24,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from .backend import Row, RowStream
 from .backend.codec import validate_args
 from .catalogue import Argument, Catalogue, Column, Procedure
-from .catalogue.types import Integer, Money, Text
+from .catalogue.types import Money, Text
 from .core import Gateway
-from .errors import MalformedReply
 from .journal.marker import RESERVED
 from .web import CallContext
 
@@ -203,15 +202,6 @@ class OutputConverter:
         vt = column.type
         if isinstance(vt, Text):
             return lambda v: self._clip(column, v)
-        if isinstance(vt, Integer):
-            limit = 1 << (vt.bits - 1)
-
-            def check(v: int) -> int:
-                if not -limit <= v < limit:
-                    raise MalformedReply(detail=f"{self.proc.name}.{column.name} = {v} is out of range",
-                                         sent=True)
-                return v
-            return check
         if isinstance(vt, Money):
             return lambda v: decimal.Decimal(v).quantize(vt.quantum)
         if vt.kind == "datetime":

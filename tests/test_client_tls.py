@@ -221,17 +221,18 @@ def test_read_gives_up_after_one_plus_read_retries_attempts(make_client: Any, em
     assert len(probe.requests("CLN_USR_GET")) == 3
 
 
-def test_malformed_read_reply_is_retried_then_reported(make_client: Any, emulator: Emulator) -> None:
-    client = make_client(read_retries=1)
+def test_malformed_read_reply_is_reported_not_retried(make_client: Any, emulator: Emulator) -> None:
+    """The billing answered: the same request would get the same answer (issue #13)."""
+    client = make_client(read_retries=2)
     user_name(client)
     probe = Probe(emulator)
-    emulator.add_fault("malformed", variant="xml", proc="CLN_USR_GET")
-    with pytest.raises(MalformedReply):
-        user_name(client)
+    for variant in ("xml", "php"):
+        emulator.add_fault("malformed", variant=variant, proc="CLN_USR_GET", count=1)
+        with pytest.raises(MalformedReply):
+            user_name(client)
     assert len(probe.requests("CLN_USR_GET")) == 2
-    emulator.clear_faults()
-    emulator.add_fault("malformed", variant="php", proc="CLN_USR_GET", count=1)
-    assert user_name(client) == "Иванов Иван Иванович"  # one PHP error page, then the retry succeeds
+    assert user_name(client) == "Иванов Иван Иванович"
+    assert client.circuit_state() == "closed"
 
 
 def test_write_whose_answer_is_lost_is_outcome_unknown_and_never_resent(

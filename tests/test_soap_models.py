@@ -11,7 +11,6 @@ import pytest
 from soap_gateway.backend.codec import Row
 from soap_gateway.catalogue import load_catalogue
 from soap_gateway.catalogue.types import Date, Integer, Ipv4, Money, Text, Timestamp
-from soap_gateway.errors import MalformedReply
 from soap_gateway.operations import OutputConverter
 from soap_gateway.soap.models import spyne_type
 
@@ -54,13 +53,6 @@ def test_offset_mode_attaches_the_billing_zone() -> None:
     convert = OutputConverter(proc, ZoneInfo("Asia/Yekaterinburg"))
     out = convert(_row("CLN_FIN_OPER", OP_DATE=dt.datetime(2024, 1, 2, 3, 4, 5)))
     assert out["OP_DATE"].isoformat() == "2024-01-02T03:04:05+05:00"
-
-
-def test_an_integer_the_schema_cannot_carry_is_a_malformed_reply() -> None:
-    proc = CATALOGUE["CLN_USR_GET"]
-    convert = OutputConverter(proc, None)
-    with pytest.raises(MalformedReply, match="DELETED"):
-        convert(_row("CLN_USR_GET", DELETED=70000))
 
 
 def test_unknown_columns_are_delivered_as_extra_columns() -> None:

@@ -1,7 +1,9 @@
 """The circuit breaker in front of the billing: fail fast while it is down, probe for recovery.
 
 Closed: calls go out; ``failures`` consecutive failures to reach the billing
-open it.  Open: calls are refused at once (CircuitOpen, never sent).  After
+(transport failures and HTTP 5xx) open it.  A reply that could not be decoded,
+an HTTP 4xx or a billing error means the billing is up and answering: those
+count as successes.  Open: calls are refused at once (CircuitOpen, never sent).  After
 ``reset_seconds`` it is half open: one call goes out as the probe, its
 success closes the circuit, its failure opens it again.  One breaker per
 process (per gunicorn worker).
@@ -14,7 +16,7 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from ..errors import BillingError, BillingUnavailable, CircuitOpen
+from ..errors import BillingError, BillingUnavailable, CircuitOpen, MalformedReply
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
@@ -48,8 +50,8 @@ class CircuitBreaker:
         except BillingError:
             self._record(ok=True)  # the billing ran the call and answered: it is up
             raise
-        except BillingUnavailable:
-            self._record(ok=False)
+        except BillingUnavailable as exc:
+            self._record(ok=not _down(exc))
             raise
         except BaseException:
             if probe:
@@ -82,3 +84,11 @@ class CircuitBreaker:
                     self.opened += 1
                 self._opened_at = self._clock()
             self._probing = False
+
+
+def _down(exc: BillingUnavailable) -> bool:
+    """A failure to reach the billing: not a reply it sent (undecodable, or an HTTP 4xx)."""
+    if isinstance(exc, MalformedReply):
+        return False
+    status = getattr(exc, "status", None)
+    return status is None or status >= 500

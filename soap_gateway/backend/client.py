@@ -1,7 +1,8 @@
 """BillingClient.call(name, args): validate, encode, send with a SUID, decode.
 
 Knows nothing of SOAP.  Reads are retried a bounded number of times on
-transport failures and repeated once after a session renewal; a write is
+transport failures (never on a reply that could not be decoded: the billing
+answered, and would answer the same) and repeated once after a session renewal; a write is
 never sent twice: if it may have reached the billing, the caller gets
 OutcomeUnknown instead of a guess.  A circuit breaker refuses calls at once
 while the billing keeps failing.  ``stream`` is ``call`` for long lists: the
@@ -26,7 +27,7 @@ from ..config import BillingSettings
 from ..errors import (AuthenticationFailed, BillingError, BillingUnavailable, CircuitOpen, InvalidArgument,
                       MalformedReply, OutcomeUnknown, SessionExpired)
 from ..ops import metrics
-from . import codec
+from . import codec, dirty
 from .breaker import CircuitBreaker
 from .session import SessionManager
 from .stream import RowStream, log_billing_call
@@ -207,8 +208,8 @@ class BillingClient:
             except BillingUnavailable as exc:
                 if proc.writes and exc.sent:
                     raise OutcomeUnknown(procedure=proc.name, detail=str(exc)) from exc
-                if number == tries:
-                    raise
+                if number == tries or isinstance(exc, MalformedReply):
+                    raise  # the billing answered: the same request would get the same answer
                 delay = min(2.0, 0.1 * 2 ** (number - 1)) * random.uniform(0.5, 1.5)
                 log.warning("billing call %s failed (%s); retry %d/%d in %.2fs",
                             proc.name, exc, number, tries - 1, delay)
@@ -228,8 +229,8 @@ class BillingClient:
         if proc.writes and proc.result != "rows":
             body = response.body.read()
             check_write_reply(proc, body, response.charset, self.settings.write_success)
-        rows = codec.decode_rows(proc, body, http_charset=response.charset, fmt=self.wire,
-                                 expired_patterns=self.expired)
+        rows = dirty.reported(proc, codec.decode_rows(proc, body, http_charset=response.charset, fmt=self.wire,
+                                                      expired_patterns=self.expired))
         return RowStream(proc.name, rows, response, started)
 
 

@@ -1,7 +1,11 @@
 """Pure wire codec: arguments to a query string, billing XML replies to typed rows.
 
-No I/O here.  The reply format is undocumented (DESIGN.md §2), so the decoder
-depends on no element name: a row is an element whose children are all
+No I/O here.  A value its column's type cannot read (dirty data: year 1, "NaN",
+a number too large) never fails the reply: the column is None and its raw
+text is kept in ``Row.extra`` under the column's own catalogue name (unknown
+columns keep their lower-case tag there), listed in ``Row.unreadable``.
+
+The reply format is undocumented (DESIGN.md §2), so the decoder depends on no element name: a row is an element whose children are all
 leaves, a single-row reply may keep its columns under the root, tags compare
 case-insensitively, and the encoding comes from the XML declaration, else the
 HTTP charset, else windows-1251.
@@ -199,9 +203,8 @@ def _row(proc: Procedure, element: etree._Element, fmt: WireFormat) -> Row:
             try:
                 row.values[column.name] = column.type.from_wire(text, fmt)
             except (ValueError, ArithmeticError):
-                raise MalformedReply(
-                    detail=f"{proc.name}: column {column.name} holds {text[:40]!r}, not {column.type.billing}",
-                    sent=True) from None
+                row.extra[column.name] = text
+                row.unreadable.append(column.name)
     return row
 
 

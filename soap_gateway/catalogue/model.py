@@ -161,10 +161,11 @@ class Catalogue(Mapping[str, Procedure]):
 
 @dataclass
 class Row:
-    """One reply row: catalogue columns typed (None when absent), the rest as text."""
+    """One reply row: catalogue columns typed (None when absent or unreadable), the rest as text."""
 
     values: dict[str, Any]
     extra: dict[str, str] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)  # columns whose raw text is in ``extra``
 
     def __getitem__(self, column: str) -> Any:
         return self.values[column]

@@ -81,13 +81,18 @@ class Integer(ValueType):
         return number
 
     def from_wire(self, text: str, fmt: WireFormat) -> int:
+        limit = 1 << (self.bits - 1)
         if text.isdigit() and len(text) < 19:  # the common case, without a Decimal
-            return int(text)
-        number = decimal.Decimal(text.strip())
-        # never truncate "1.7" to 1; nor build a huge int from "1E+999999999"
-        if not number.is_finite() or abs(number) >= 1 << 63 or number != number.to_integral_value():
-            raise ValueError("not an integer")
-        return int(number)
+            number = int(text)
+        else:
+            exact = decimal.Decimal(text.strip())
+            # never truncate "1.7" to 1; nor build a huge int from "1E+999999999"
+            if not exact.is_finite() or abs(exact) >= 1 << 63 or exact != exact.to_integral_value():
+                raise ValueError("not an integer")
+            number = int(exact)
+        if not -limit <= number < limit:
+            raise ValueError(f"out of range for {self.billing}")
+        return number
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,10 @@ class Money(ValueType):
 
     def from_wire(self, text: str, fmt: WireFormat) -> decimal.Decimal:
         # DOUBLE PRECISION columns may come as "1.5E2"; round half-even to the scale.
-        return decimal.Decimal(text.strip()).quantize(self.quantum)
+        number = decimal.Decimal(text.strip())
+        if not number.is_finite():  # "NaN", "Infinity": not an amount
+            raise ValueError("not a finite amount")
+        return number.quantize(self.quantum)
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from . import wire
+from .dialect import Dialect
 from .errors import BillingError
 from .faults import BEFORE, ODD_REPLY, RESHAPE, Fault, FaultBoard
 from .model import Context, Result
 from .procedures import registry, unknown_procedure
 from .replies import Renderer
 from .sessions import BAD_LOGIN, SESSION_EXPIRED, Sessions
-from .signatures import LOGIN_COLUMNS, LOGIN_PROC, SUID_TYPE
+from .signatures import LOGIN_COLUMNS, LOGIN_PROC, SUID_TYPE, USR_GET_COLUMNS
 from .stats import RequestRecord, Stats
 from .store import Store
 
@@ -37,14 +38,16 @@ class Reply:
 
 class Api:
     def __init__(self, store: Store, sessions: Sessions, stats: Stats, faults: FaultBoard, renderer: Renderer,
-                 legacy_find: bool = False, stopping: threading.Event | None = None) -> None:
+                 legacy_find: bool = False, stopping: threading.Event | None = None,
+                 dialect: Dialect = Dialect()) -> None:
         self.store, self.sessions, self.stats, self.faults = store, sessions, stats, faults
         self.renderer = renderer
-        self.procedures = registry(legacy_find)
+        self.dialect = dialect
+        self.procedures = registry(legacy_find or "find-23" in dialect)
         self.stopping = stopping or threading.Event()
 
     def handle(self, query: str, cn: str | None) -> Reply:
-        request = wire.parse(query)
+        request = wire.parse(query, "cp1251" if "cp1251-args" in self.dialect else None)
         self.stats.request(RequestRecord(request.proc, request.masked_args(), self._who(request), cn, time.time()))
         fired = self.faults.select(request.proc)
         for fault in fired:
@@ -112,11 +115,15 @@ class Api:
         return result
 
     def _execute(self, request: wire.ApiRequest, reshape: list[Fault]) -> Reply:
-        if request.cmd != "execute":
+        if request.cmd not in ("execute", "select"):
             raise BillingError(f"Неизвестная команда: {request.cmd or 'null'}")
         procedure = self.procedures.get(request.proc)
         if procedure is None:
             raise unknown_procedure(request.proc or "null")
+        if not self.dialect.command_allowed(request.cmd, procedure.name):
+            # what Firebird says when a selectable procedure is EXECUTEd by a client that wants its rows
+            raise BillingError(f"Dynamic SQL Error; SQL error code = -84; procedure {procedure.name} "
+                               "does not return any values")
         if request.one_step:
             if not self.sessions.check(request.login, request.password):
                 self.stats.incr("login_failures")
@@ -144,6 +151,9 @@ class Api:
                 raise BillingError(SESSION_EXPIRED)
             login = found
         assert procedure.handler is not None
+        if (procedure.name == "CLN_USR_GET" and "nil-unknown-user" in self.dialect
+                and values["SELECT_ID"] is not None and self.store.user(values["SELECT_ID"]) is None):
+            return self._render(Result(USR_GET_COLUMNS, [(None,) * len(USR_GET_COLUMNS)], single=True))
         context = Context(login, datetime.now().replace(microsecond=0))
         with self.store.transaction() as conn:
             result = procedure.handler(conn, values, context)

@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from .dialect import DIALECTS, parse_dialect
 from .emulator import Emulator
 
 
@@ -15,6 +16,14 @@ def _account(text: str) -> tuple[str, str]:
     if not sep or not login:
         raise argparse.ArgumentTypeError(f"expected login:password, got {text!r}")
     return login, password
+
+
+def _dialect(text: str) -> str:
+    try:
+        parse_dialect(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timestamp-style", choices=("iso", "dmy"), default="iso")
     parser.add_argument("--legacy-find", action="store_true",
                         help="an old installation: CLN_USR_FIND_2 without its last argument NAS_IP")
+    parser.add_argument("--dialect", default="", type=_dialect, metavar="NAME[,NAME...]",
+                        help="behave like an installation that differs from the default reading of the vendor page: "
+                             + "; ".join(f"{name}: {what}" for name, what in DIALECTS.items()) + "; all: every one")
     parser.add_argument("--access-log", action="store_true", help="log requests to stderr (secrets redacted)")
     return parser
 
@@ -51,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.cert, args.key, args.client_ca, host=args.host, port=args.port, db=args.db,
             seed_users=args.seed_users, seed_ops=args.seed_ops, suid_lifetime=args.suid_lifetime,
             allow_ips=args.allow_ips, encoding=args.encoding, declare_encoding=not args.no_declare_encoding,
-            legacy_find=args.legacy_find, accounts=dict(args.account), timestamp_style=args.timestamp_style,
+            legacy_find=args.legacy_find, dialect=args.dialect, accounts=dict(args.account), timestamp_style=args.timestamp_style,
             access_log=(lambda line: print(line, file=sys.stderr, flush=True)) if args.access_log else None,
         ).start()
     except (OSError, ValueError) as error:  # unreadable PEM, busy port, bad option value

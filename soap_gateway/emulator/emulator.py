@@ -11,6 +11,7 @@ from typing import Any
 
 from . import control, seed
 from .api import Api
+from .dialect import Dialect, parse_dialect
 from .errors import user_not_found
 from .faults import FaultBoard, parse_fault
 from .replies import Renderer
@@ -29,7 +30,7 @@ class Emulator:
                  encoding: str = "windows-1251", declare_encoding: bool = True, legacy_find: bool = False,
                  accounts: Mapping[str, str] | None = None, timestamp_style: str = "iso", fault_seed: int = 0,
                  access_log: Callable[[str], None] | None = None, keepalive_timeout: float = 30.0,
-                 handshake_timeout: float = 10.0) -> None:
+                 handshake_timeout: float = 10.0, dialect: Dialect | str = "") -> None:
         if timestamp_style not in ("iso", "dmy"):
             raise ValueError("timestamp_style must be 'iso' or 'dmy'")
         self.host, self._requested_port = host, port
@@ -44,8 +45,10 @@ class Emulator:
         self._stats = Stats()
         self._faults = FaultBoard(fault_seed)
         self._stopping = threading.Event()
+        self.dialect = dialect if isinstance(dialect, Dialect) else parse_dialect(dialect)
         self.api = Api(self.store, self.sessions, self._stats, self._faults,
-                       Renderer(encoding, declare_encoding, timestamp_style), legacy_find, self._stopping)
+                       Renderer(encoding, declare_encoding, timestamp_style, self.dialect), legacy_find,
+                       self._stopping, self.dialect)
         self._allow_ips = None if allow_ips is None else list(allow_ips)
         self._access_log = access_log
         self._timeouts = (keepalive_timeout, handshake_timeout)

@@ -12,21 +12,23 @@ MAX_ARGS = 1000  # anything beyond is a parameter mismatch anyway; don't allocat
 _ARG = re.compile(r"arg([1-9][0-9]{0,8})")
 
 
-def _decode(text: str) -> str:
+def _decode(text: str, charset: str | None = None) -> str:
     raw = unquote_to_bytes(text.replace("+", " "))
+    if charset:  # an installation that takes the bytes as they come: other encodings come out garbled
+        return raw.decode(charset, "replace")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:  # an old client that percent-encodes windows-1251
         return raw.decode("cp1251")
 
 
-def pairs(query: str) -> list[tuple[str, str | None]]:
+def pairs(query: str, charset: str | None = None) -> list[tuple[str, str | None]]:
     """``a=1&arg14&b=`` -> [("a", "1"), ("arg14", None), ("b", "")]: a bare name (no '=') is NULL."""
     result = []
     for part in query.split("&"):
         if part:
             key, eq, value = part.partition("=")
-            result.append((_decode(key), _decode(value) if eq else None))
+            result.append((_decode(key, charset), _decode(value, charset) if eq else None))
     return result
 
 
@@ -51,8 +53,9 @@ class ApiRequest:
         return masked
 
 
-def parse(query: str) -> ApiRequest:
-    values = dict(pairs(query))  # a repeated name: the last one wins, as in PHP
+def parse(query: str, charset: str | None = None) -> ApiRequest:
+    """``charset``: the one the arguments are read in (None: UTF-8, else windows-1251)."""
+    values = dict(pairs(query, charset))  # a repeated name: the last one wins, as in PHP
     indexes = [int(m.group(1)) for key in values if (m := _ARG.fullmatch(key))]
     count = min(max(indexes, default=0), MAX_ARGS)
     args: list[str | None] = []

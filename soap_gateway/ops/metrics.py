@@ -31,6 +31,8 @@ BILLING_DURATION = Histogram("soap_gateway_billing_call_duration_seconds",
                              ["procedure", "outcome"], buckets=_BUCKETS)
 LOGINS = Counter("soap_gateway_billing_logins", "Logins to the billing (CLN_AUTH_LOGIN) by outcome", ["outcome"])
 RELOGINS = Counter("soap_gateway_billing_relogins", "Calls that found the billing session (SUID) expired and renewed it")
+UNREADABLE = Counter("soap_gateway_billing_unreadable_values", "Reply values the column's type could not read, "
+                     "published as nil with the raw text in EXTRA_COLUMNS", ["procedure", "column"])
 # One series per state, 1 for the current one (prometheus_client's Enum has no multiprocess mode);
 # nothing is exported while the billing client has no circuit breaker.
 CIRCUIT = Gauge("soap_gateway_billing_circuit_state", "Circuit breaker toward the billing: 1 for its state "
@@ -62,6 +64,10 @@ def count_login(ok: bool) -> None:
 
 def count_relogin() -> None:
     RELOGINS.inc()
+
+
+def count_unreadable(procedure: str, column: str) -> None:
+    UNREADABLE.labels(procedure, column).inc()
 
 
 def set_circuit_state(state: str) -> None:

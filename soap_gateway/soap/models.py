@@ -62,7 +62,8 @@ def argument_field(arg: Argument) -> Any:
 
 
 class ExtraColumn(ComplexModel):
-    """A reply column the catalogue does not know, delivered rather than dropped."""
+    """A reply column the catalogue does not know, delivered rather than dropped; or, NAMEd exactly as one of
+    the row's own columns, the raw text of that column, which its type could not read (that column is nil)."""
 
     __namespace__ = TNS
     _type_info = [
@@ -72,6 +73,10 @@ class ExtraColumn(ComplexModel):
 
 
 ExtraColumns = Array(ExtraColumn, type_name="ArrayOfExtraColumn", member_name="ExtraColumn")
+EXTRA_DOC = ("Столбцы ответа, которых нет в каталоге; элемент с NAME, равным имени столбца этой строки, несёт "
+             "исходный текст значения, которое не удалось прочитать (сам столбец тогда nil).\n"
+             "Reply columns the catalogue does not know; an item NAMEd like one of this row's columns carries "
+             "the raw text of a value its type could not read (that column is then nil).")
 
 
 class BillingSession(ComplexModel):
@@ -86,7 +91,7 @@ def row_model(proc: Procedure, suffix: str) -> type[ComplexModel]:
     """A complex type with one always-present (maybe nil) element per column."""
     fields = [(c.name, spyne_type(c.type, min_occurs=1, nillable=True, doc=documentation(c)))
               for c in proc.columns]
-    fields.append((EXTRA_FIELD, ExtraColumns.customize(min_occurs=0, nillable=False)))
+    fields.append((EXTRA_FIELD, ExtraColumns.customize(min_occurs=0, nillable=False, doc=EXTRA_DOC)))
     model: type[ComplexModel] = ComplexModelMeta(f"{proc.name}_{suffix}", (ComplexModel,),
                                                  {"__namespace__": TNS, "_type_info": fields})
     return model

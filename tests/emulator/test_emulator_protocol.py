@@ -169,8 +169,10 @@ def test_firebird_like_errors(emu: Any, emu_billing: Any, proc: str, args: tuple
 
 
 def test_unknown_command_and_lower_case_procedure_names(emu_billing: Any) -> None:
-    response = emu_billing.raw(f"cmd=select&proc=CLN_HOME_LIST&arg1={emu_billing.suid}")
+    response = emu_billing.raw(f"cmd=update&proc=CLN_HOME_LIST&arg1={emu_billing.suid}")
     assert "Неизвестная команда" in (ElementTree.fromstring(response.content).findtext("error") or "")
+    response = emu_billing.raw(f"cmd=select&proc=CLN_HOME_LIST&arg1={emu_billing.suid}&arg2=5")  # a row set
+    assert ElementTree.fromstring(response.content).findtext("row/city") == "Казань"
     response = emu_billing.raw(f"cmd=execute&proc=cln_home_list&arg1={emu_billing.suid}&arg2=5")
     assert ElementTree.fromstring(response.content).findtext("row/city") == "Казань"
 
