@@ -27,6 +27,23 @@ DEFAULT_SESSION_EXPIRED_PATTERNS = (
     r"(?i)session\s+(expired|not\s+found|invalid)",
 )
 
+# Billing error messages a caller can act on, by class (errors.REFUSALS); the first class whose pattern
+# matches wins, in the order not_found, duplicate, not_permitted, invalid_argument; anything else is a
+# Server.BillingError.  A site's billing.error_patterns.<class> replaces that class's list.
+DEFAULT_ERROR_PATTERNS: dict[str, tuple[str, ...]] = {
+    "not_found": (r"(?i)не\s+найден", r"(?i)\bnot\s+found\b", r"(?i)\bE_\w*NOT_FOUND\b", r"(?i)не\s+существует",
+                  r"(?i)\bdoes\s+not\s+exist\b", r"(?i)\bудал[её]н\b"),
+    "duplicate": (r"(?i)violation\s+of\s+(primary\s+or\s+)?unique\s+key", r"(?i)\bduplicate\b",
+                  r"(?i)уже\s+(существует|есть|взят)", r"(?i)\balready\b", r"(?i)\bE_\w*(DUPLICATE|EXISTS)\b"),
+    "not_permitted": (r"(?i)\bno\s+permission\b", r"(?i)\baccess\s+denied\b", r"(?i)\bnot\s+(permitted|allowed)\b",
+                      r"(?i)нет\s+прав", r"(?i)недостаточно\s+прав", r"(?i)запрещ", r"(?i)доступ\w*\s+только",
+                      r"(?i)только\s+абонентам", r"(?i)\bE_\w*(ACCESS|PERMISSION|DENIED|FORBIDDEN)\w*\b"),
+    "invalid_argument": (r"(?i)validation\s+error\s+for", r"(?i)cannot\s+transliterate", r"(?i)conversion\s+error",
+                         r"(?i)string\s+(right\s+)?truncation", r"(?i)numeric\s+(value\s+is\s+out\s+of\s+range|overflow)",
+                         r"(?i)violation\s+of\s+foreign\s+key", r"(?i)недопустим", r"(?i)некорректн", r"(?i)неверн",
+                         r"(?i)неизвестный\s+код", r"(?i)должн[аоы]?\s+быть", r"(?i)\bE_\w*(INVALID|WRONG|BAD)\w*\b"),
+}
+
 
 @dataclass(frozen=True)
 class BillingSettings:
@@ -47,6 +64,15 @@ class BillingSettings:
     timezone: str = "Europe/Moscow"
     timestamp_format: str = "%Y-%m-%d %H:%M:%S"
     session_expired_patterns: tuple[str, ...] = DEFAULT_SESSION_EXPIRED_PATTERNS
+    # Per class (not_found, duplicate, not_permitted, invalid_argument): regular expressions that make a
+    # billing error message a Client fault; a class given here replaces its defaults (DEFAULT_ERROR_PATTERNS).
+    error_patterns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The billing's dialect (docs/connecting.md; ``soap-gateway check`` finds them): the character set its
+    # database keeps text in (text it cannot hold is refused before sending), the one the arguments are
+    # sent in, and the procedures called with cmd=select instead of cmd=execute.
+    charset: str = "windows-1251"
+    arg_charset: Literal["utf-8", "windows-1251"] = "utf-8"
+    select_procedures: tuple[str, ...] = ()
     read_retries: int = 2
     # A larger reply is refused (MalformedReply) while it streams in, never held whole.
     max_reply_bytes: int = 64 << 20
@@ -301,6 +327,10 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigurationError(f"{key}: expected a table")
         return {name: _build(typing.get_args(hint)[1], item, f"{key}.{name}.") for name, item in value.items()}
+    if origin in (collections.abc.Mapping, dict) and typing.get_args(hint)[1] == tuple[str, ...]:
+        if not isinstance(value, dict):
+            raise ConfigurationError(f"{key}: expected a table of lists of strings")
+        return {name: _coerce(tuple[str, ...], item, f"{key}.{name}") for name, item in value.items()}
     if hint is Mapping[str, int] or origin in (Mapping, dict):
         if not isinstance(value, dict) or not all(isinstance(v, int) for v in value.values()):
             raise ConfigurationError(f"{key}: expected a table of integers")
@@ -347,9 +377,23 @@ def _check(settings: Settings) -> None:
     if unknown_shapes or not billing.write_success:
         raise ConfigurationError(f"billing.write_success: {unknown_shapes or 'nothing'} is not a list of "
                                  "\"empty\" and/or \"columns\"")
-    for name in billing.execute_procedures:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise ConfigurationError(f"billing.execute_procedures: {name!r} is not a procedure name")
+    for kind, patterns in billing.error_patterns.items():
+        if kind not in DEFAULT_ERROR_PATTERNS:
+            raise ConfigurationError(f"billing.error_patterns.{kind}: not a class; known: {', '.join(DEFAULT_ERROR_PATTERNS)}")
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigurationError(
+                    f"billing.error_patterns.{kind}: {pattern!r} is not a regular expression ({exc})") from None
+    try:
+        "".encode(billing.charset)
+    except LookupError:
+        raise ConfigurationError(f"billing.charset: {billing.charset!r} is not a character set") from None
+    for key in ("execute_procedures", "select_procedures"):
+        for name in getattr(billing, key):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ConfigurationError(f"billing.{key}: {name!r} is not a procedure name")
     for name in ("connect_timeout", "read_timeout"):
         if getattr(billing, name) <= 0:
             raise ConfigurationError(f"billing.{name}: must be a positive number of seconds")

@@ -15,7 +15,12 @@
     ├── IdempotencyConflict     an idempotency key reused with another payload
     ├── AuthenticationFailed    the billing refused the login
     ├── BillingError            the billing ran the call and reported an error
-    │   └── SessionExpired      ... saying the SUID is invalid or expired
+    │   ├── SessionExpired      ... saying the SUID is invalid or expired
+    │   └── BillingRefused      ... about the caller's request (billing.error_patterns)
+    │       ├── NotFound        ... no such subscriber, home, service, ...
+    │       ├── InvalidValue    ... a value it does not accept
+    │       ├── Duplicate       ... it exists already
+    │       └── NotPermitted    ... the billing does not allow it
     ├── BillingUnavailable      the billing could not be reached or understood
     │   ├── BillingTimeout      no answer in time
     │   ├── TLSFailure          the TLS handshake failed (certificate, CA, pin)
@@ -209,6 +214,54 @@ class SessionExpired(BillingError):
     code = "SESSION_EXPIRED"
     title = "Сессия биллинга истекла, повторите запрос"
     http_status = 503
+
+
+class BillingRefused(BillingError):
+    """The billing refused the request for a reason the caller can act on; repeating it would not help.
+
+    Which billing messages mean which subclass is configured by patterns (billing.error_patterns).
+    """
+
+    kind = ""
+
+
+class NotFound(BillingRefused):
+    """The billing does not know the record the request names."""
+
+    kind = "not_found"
+    code = "NOT_FOUND"
+    title = "Биллинг не нашёл запрошенное"
+    http_status = 404
+
+
+class InvalidValue(BillingRefused):
+    """The billing does not accept a value of the request."""
+
+    kind = "invalid_argument"
+    code = "INVALID_ARGUMENT"
+    title = "Биллинг не принял значение"
+    http_status = 422
+
+
+class Duplicate(BillingRefused):
+    """The billing already has what the request would create."""
+
+    kind = "duplicate"
+    code = "DUPLICATE"
+    title = "Такая запись в биллинге уже есть"
+    http_status = 409
+
+
+class NotPermitted(BillingRefused):
+    """The billing does not allow the request (its rules or the account's rights)."""
+
+    kind = "not_permitted"
+    code = "NOT_PERMITTED"
+    title = "Биллинг не разрешает эту операцию"
+    http_status = 403
+
+
+REFUSALS: tuple[type[BillingRefused], ...] = (NotFound, Duplicate, NotPermitted, InvalidValue)
 
 
 class BillingUnavailable(GatewayError):

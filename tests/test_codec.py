@@ -653,3 +653,67 @@ def test_a_whole_call_encodes_as_the_billing_expects() -> None:
     assert args["arg1"] == "99" and args["arg2"] == "1" and args["arg3"] == "null"
     assert args["arg5"] == "2024-05-06 10:08:09"
     assert args["arg8"] == "Нижний Новгород" and args["arg10"] == "ул. Б. Покровская, 1&2"
+
+
+# -- reply counters, error classes, the query's command and charset (issue #13) ---------------------
+
+@pytest.mark.parametrize("body", [
+    b"<result><errors>0</errors><rows>2</rows><row><id>1</id></row><row><id>2</id></row></result>",
+    b"<result><row><id>1</id></row><row><id>2</id></row><errors>0</errors><rows>2</rows></result>",
+])
+def test_reply_counters_that_agree_are_not_columns(body: bytes) -> None:
+    rows = decode("CLN_HOME_LIST", body)
+    assert [r["ID"] for r in rows] == [1, 2] and all(not r.extra for r in rows)
+
+
+def test_counters_of_a_single_row_reply_under_the_root_are_not_columns() -> None:
+    (row,) = decode("CLN_USR_GET", b"<result><errors>0</errors><rows>1</rows><user_id>7</user_id></result>")
+    assert row["USER_ID"] == 7 and not row.extra
+
+
+def test_a_row_count_that_disagrees_is_a_malformed_reply() -> None:
+    with pytest.raises(MalformedReply, match="counts 3 rows but holds 2"):
+        decode("CLN_HOME_LIST", b"<result><rows>3</rows><row><id>1</id></row><row><id>2</id></row></result>")
+
+
+def test_errors_counted_are_an_error_reply_with_or_without_a_message() -> None:
+    with pytest.raises(BillingError) as info:
+        decode("CLN_HOME_LIST", "<result><errors>1</errors><rows>0</rows><error>Дом 5 не найден</error></result>"
+               .encode(), "utf-8")
+    assert info.value.billing_message == "Дом 5 не найден"
+    with pytest.raises(BillingError, match="counts 2 error"):
+        decode("CLN_HOME_LIST", b"<result><errors>2</errors><rows>0</rows></result>")
+
+
+def test_billing_messages_are_classified_by_patterns() -> None:
+    from soap_gateway.config import DEFAULT_ERROR_PATTERNS
+    from soap_gateway.errors import Duplicate, InvalidValue, NotFound, NotPermitted
+
+    classes = codec.error_classes(DEFAULT_ERROR_PATTERNS)
+    cases = {"Абонент 5 не найден": NotFound, "E_USER_NOT_FOUND": NotFound,
+             'violation of PRIMARY or UNIQUE KEY constraint "PK_X" on table "X"': Duplicate,
+             "no permission for EXECUTE access to PROCEDURE X": NotPermitted,
+             "Cannot transliterate character between character sets": InvalidValue,
+             "Dynamic SQL Error; SQL error code = -204; Procedure unknown; X": BillingError,
+             "Сессия SUID не найдена или устарела": SessionExpired}
+    for message, cls in cases.items():
+        body = f"<result><error>{message}</error></result>".encode()
+        with pytest.raises(BillingError) as info:
+            codec.decode_reply(CATALOGUE["CLN_HOME_LIST"], body, http_charset="utf-8", fmt=FMT,
+                               expired_patterns=PATTERNS, classes=classes)
+        assert type(info.value) is cls, message
+
+
+def test_text_the_billing_cannot_hold_names_the_field() -> None:
+    proc = CATALOGUE["CLN_FIN_OPER_ADD"]
+    args = {"USER_ID": 1, "OP_DATE": dt.datetime(2024, 1, 1), "SUMMA": "1.00", "DESCR": "ok €", "NUMBER": "№ 1"}
+    codec.validate_args(proc, args, "windows-1251")  # the euro sign and № are in windows-1251
+    with pytest.raises(InvalidArgument) as info:
+        codec.validate_args(proc, {**args, "DESCR": "日本"}, "windows-1251")
+    assert info.value.field == "DESCR" and "U+65E5" in str(info.value)
+
+
+def test_the_command_and_the_argument_charset_of_the_query() -> None:
+    query = codec.build_query("CLN_FIN_OPER", ["Иванов"], suid="1", command="select", encoding="windows-1251")
+    assert "cmd=select" in query and "arg2=%C8%E2%E0%ED%EE%E2" in query
+    assert "arg2=%D0%98" in codec.build_query("CLN_FIN_OPER", ["Иванов"], suid="1")

@@ -235,7 +235,7 @@ def test_doctype_is_refused_with_a_soap_fault(gateway_server: Any) -> None:
 
 def test_billing_error_carries_the_billing_message(soap: Any) -> None:
     fault = fault_of(lambda: soap.CLN_USR_GET(SELECT_ID=999999))
-    assert fault.code.endswith("Server.BillingError") and detail_code(fault) == "BILLING_ERROR"
+    assert fault.code.endswith("Client.NotFound") and detail_code(fault) == "NOT_FOUND"
     assert "999999" in fault.detail.findtext("gw:GatewayFault/gw:billingMessage", namespaces=NS)
 
 

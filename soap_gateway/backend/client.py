@@ -12,6 +12,7 @@ same policy up to the first row, then rows decoded as they are consumed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import logging
 import random
@@ -23,9 +24,9 @@ from typing import Any, Callable, Mapping, TypeVar
 from zoneinfo import ZoneInfo
 
 from ..catalogue import Catalogue, Procedure, WireFormat, load_catalogue
-from ..config import BillingSettings
+from ..config import DEFAULT_ERROR_PATTERNS, BillingSettings
 from ..errors import (AuthenticationFailed, BillingError, BillingUnavailable, CircuitOpen, InvalidArgument,
-                      MalformedReply, OutcomeUnknown, SessionExpired)
+                      MalformedReply, NotFound, OutcomeUnknown, SessionExpired)
 from ..ops import metrics
 from . import codec, dirty
 from .breaker import CircuitBreaker
@@ -60,6 +61,8 @@ class BillingClient:
         self.transport = transport
         self.wire = WireFormat(timestamp_format=settings.timestamp_format, zone=ZoneInfo(settings.timezone))
         self.expired = [re.compile(p) for p in settings.session_expired_patterns]
+        self.classes = codec.error_classes({**DEFAULT_ERROR_PATTERNS, **settings.error_patterns})
+        self.selected = frozenset(name.upper() for name in settings.select_procedures)
         self.service_account = Credentials(settings.login, settings.password)
         self._sessions: dict[tuple[str, str], SessionManager] = {}
         self._sessions_lock = threading.Lock()
@@ -91,12 +94,12 @@ class BillingClient:
 
     def validate(self, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
         """``args`` checked against the catalogue and made canonical (raises InvalidArgument)."""
-        return codec.validate_args(self.procedure(name), args)
+        return codec.validate_args(self.procedure(name), args, self.settings.charset)
 
     def encode(self, name: str, args: Mapping[str, Any]) -> list[str]:
         """The positional arguments ``args`` would be sent as (validated; nothing is sent)."""
         proc = self.procedure(name)
-        return codec.encode_args(proc, codec.validate_args(proc, args), self.wire)
+        return codec.encode_args(proc, codec.validate_args(proc, args, self.settings.charset), self.wire)
 
     def call(self, name: str, args: Mapping[str, Any] | None = None, *,
              credentials: Credentials | None = None, suid: str | None = None) -> list[codec.Row]:
@@ -105,8 +108,17 @@ class BillingClient:
 
     def call_procedure(self, proc: Procedure, args: Mapping[str, Any] | None = None, *,
                        credentials: Credentials | None = None, suid: str | None = None) -> list[codec.Row]:
-        """Run a procedure described outside the catalogue (the generic EXECUTE)."""
-        return self._run(proc, args, credentials, suid, _read_all)
+        """Run a procedure described outside the catalogue (the generic EXECUTE).
+
+        A read of one record (result = "row") whose reply has no row, or only nil columns, is NotFound:
+        the billing does not know the id asked for (CLN_USR_GET answers an unknown id so).
+        """
+        rows = self._run(proc, args, credentials, suid, _read_all)
+        if proc.mode == "read" and proc.result == "row" and not any(
+                row.unreadable or any(v is not None for v in row.values.values()) for row in rows):
+            raise NotFound(procedure=proc.name, billing_message="the billing answered no record for "
+                           + ", ".join(f"{k}={v}" for k, v in (args or {}).items()))
+        return rows
 
     def stream(self, name: str, args: Mapping[str, Any] | None = None, *,
                credentials: Credentials | None = None, suid: str | None = None) -> RowStream:
@@ -120,8 +132,10 @@ class BillingClient:
 
     def _run(self, proc: Procedure, args: Mapping[str, Any] | None, credentials: Credentials | None,
              suid: str | None, finish: Callable[[RowStream], Result]) -> Result:
-        clean = codec.validate_args(proc, args or {})
+        clean = codec.validate_args(proc, args or {}, self.settings.charset)
         positional = codec.encode_args(proc, clean, self.wire)
+        build_query = functools.partial(codec.build_query, encoding=self.settings.arg_charset,
+                                        command="select" if proc.name in self.selected else "execute")
 
         def send(query: str) -> Result:
             # the breaker sees the call up to what ``finish`` reads: the whole reply, or its first row
@@ -129,15 +143,15 @@ class BillingClient:
                 return finish(self._open(proc, query))
 
         if not proc.session:
-            return send(codec.build_query(proc.name, positional))
+            return send(build_query(proc.name, positional))
         if suid is not None:
-            query = codec.build_query(proc.name, positional, suid=suid)
+            query = build_query(proc.name, positional, suid=suid)
             return self._with_retries(proc, lambda: send(query))
         account = credentials or self.service_account
         if self.settings.login_mode == "one-step":
-            query = codec.build_query(proc.name, positional, login=(account.login, account.password))
+            query = build_query(proc.name, positional, login=(account.login, account.password))
             return self._with_retries(proc, lambda: send(query))
-        return self._with_retries(proc, lambda: self._call_in_session(proc, positional, account, send))
+        return self._with_retries(proc, lambda: self._call_in_session(proc, positional, account, send, build_query))
 
     def login(self, credentials: Credentials) -> str:
         """Log in (the catalogue's "login" procedure) and return the new SUID."""
@@ -185,18 +199,18 @@ class BillingClient:
         self.transport.close()
 
     def _call_in_session(self, proc: Procedure, positional: list[str], account: Credentials,
-                         send: Callable[[str], Result]) -> Result:
+                         send: Callable[[str], Result], build_query: Callable[..., str]) -> Result:
         manager = self.session(account)
         suid = manager.current()
         try:
-            return send(codec.build_query(proc.name, positional, suid=suid))
+            return send(build_query(proc.name, positional, suid=suid))
         except SessionExpired:
             metrics.count_relogin()
             fresh = manager.renew(suid)
             if proc.writes:
                 raise  # the billing refused it; the caller decides whether to repeat a write
             log.info("billing session renewed, repeating %s", proc.name)
-            return send(codec.build_query(proc.name, positional, suid=fresh))
+            return send(build_query(proc.name, positional, suid=fresh))
 
     def _with_retries(self, proc: Procedure, attempt: Callable[[], Result]) -> Result:
         tries = 1 + (self.settings.read_retries if not proc.writes else 0)
@@ -230,7 +244,7 @@ class BillingClient:
             body = response.body.read()
             check_write_reply(proc, body, response.charset, self.settings.write_success)
         rows = dirty.reported(proc, codec.decode_rows(proc, body, http_charset=response.charset, fmt=self.wire,
-                                                      expired_patterns=self.expired))
+                                                      expired_patterns=self.expired, classes=self.classes))
         return RowStream(proc.name, rows, response, started)
 
 

@@ -23,17 +23,30 @@ from lxml import etree
 
 from ..catalogue import Procedure, WireFormat
 from ..catalogue import Row as Row  # what the codec decodes into; defined with the catalogue it follows
-from ..errors import BillingError, InvalidArgument, MalformedReply, SessionExpired
+from ..errors import REFUSALS, BillingError, BillingRefused, InvalidArgument, MalformedReply, SessionExpired
 
 NULL = "null"
 FALLBACK_ENCODING = "windows-1251"
 ERROR_TAGS = frozenset({"error", "exception", "err", "errmsg", "error_message"})
+# Reply counters some installations add under the root (the vendor's own client reads them):
+# errors > 0 is an error reply, and rows must equal the rows received.
+COUNTER_TAGS = frozenset({"errors", "rows"})
+Classes = Sequence[tuple[type[BillingRefused], re.Pattern[str]]]
 _XML_ILLEGAL_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))
 _DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 
 
-def validate_args(proc: Procedure, args: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a caller's arguments against the catalogue; collect every problem."""
+def error_classes(patterns: Mapping[str, Sequence[str]]) -> list[tuple[type[BillingRefused], re.Pattern[str]]]:
+    """``{"not_found": [regex, ...], ...}`` compiled, in the order the classes are tried."""
+    return [(cls, re.compile(p)) for cls in REFUSALS for p in patterns.get(cls.kind, ())]
+
+
+def validate_args(proc: Procedure, args: Mapping[str, Any], charset: str | None = None) -> dict[str, Any]:
+    """Check a caller's arguments against the catalogue; collect every problem.
+
+    ``charset``: the one the billing keeps text in; text it cannot hold is refused here, naming the
+    field, instead of failing in the billing ("Cannot transliterate character between character sets").
+    """
     problems: list[tuple[str, str]] = []
     params = {a.name: a for a in proc.params}
     for name in args:
@@ -64,6 +77,12 @@ def validate_args(proc: Procedure, args: Mapping[str, Any]) -> dict[str, Any]:
         if arg.positive and value <= 0:
             problems.append((name, f"must be greater than 0 (got {value})"))
             continue
+        if charset and isinstance(value, str):
+            foreign = sorted({c for c in value if not _holds(charset, c)})
+            if foreign:
+                shown = " ".join(f"{c!r} (U+{ord(c):04X})" for c in foreign[:5])
+                problems.append((name, f"the billing's character set {charset} cannot hold {shown}"))
+                continue
         clean[name] = value
     if problems:
         raise InvalidArgument(proc.name, problems)
@@ -90,6 +109,14 @@ def encode_args(proc: Procedure, clean: Mapping[str, Any], fmt: WireFormat) -> l
     return wire
 
 
+def _holds(charset: str, char: str) -> bool:
+    try:
+        char.encode(charset)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def build_query(
     proc_name: str,
     positional: Sequence[str],
@@ -97,12 +124,16 @@ def build_query(
     suid: str | None = None,
     login: tuple[str, str] | None = None,
     encoding: str = "utf-8",
+    command: str = "execute",
 ) -> str:
-    """The api.php query string; every value is percent-encoded, so none can inject a parameter."""
+    """The api.php query string; every value is percent-encoded, so none can inject a parameter.
+
+    ``command``: "execute", or "select" for an installation whose list procedures are only selectable.
+    """
     pairs: list[tuple[str, str]] = []
     if login is not None:
         pairs += [("login", login[0]), ("password", login[1])]
-    pairs += [("cmd", "execute"), ("proc", proc_name)]
+    pairs += [("cmd", command), ("proc", proc_name)]
     values = ([suid] if suid is not None else []) + list(positional)
     pairs += [(f"arg{i}", v) for i, v in enumerate(values, start=1)]
     return urlencode(pairs, quote_via=quote, safe="", encoding=encoding)
@@ -130,8 +161,12 @@ def decode_rows(
     http_charset: str | None,
     fmt: WireFormat,
     expired_patterns: Sequence[re.Pattern[str]] = (),
+    classes: Classes = (),
 ) -> Iterator[Row]:
-    """Yield the typed rows of a reply as they are parsed; raise on an error reply."""
+    """Yield the typed rows of a reply as they are parsed; raise on an error reply.
+
+    ``classes``: which billing error messages are a refusal the caller can act on (``error_classes``).
+    """
     stream: Readable = io.BytesIO(source) if isinstance(source, bytes) else source
     head = _read_head(stream, 256)
     if not head.strip():
@@ -155,6 +190,8 @@ def decode_rows(
     # holds rows is a wrapper, never a row itself, even once its (consumed and
     # cleared) rows look like leaves.
     holds_rows: list[bool] = []
+    counters: dict[str, str] = {}
+    rows = 0
     try:
         for event, element in etree.iterparse(stream, **parser_args):
             if event == "start":
@@ -170,13 +207,17 @@ def decode_rows(
             if tag in ERROR_TAGS:
                 message = " ".join(t.strip() for t in element.itertext() if t.strip())
                 if message:
-                    raise _billing_error(proc.name, message, expired_patterns)
+                    raise _billing_error(proc.name, message, expired_patterns, classes)
+            if len(holds_rows) == 1 and tag in COUNTER_TAGS and not len(element) and proc.column(tag) is None:
+                counters[tag] = (element.text or "").strip()  # checked at the end: the message may follow
+                continue
             if wrapper:
                 if holds_rows:
                     holds_rows[-1] = True
             elif len(element) and all(len(child) == 0 for child in element):
                 # a row; at the root: a single-row reply with its columns under the root
-                yield _row(proc, element, fmt)
+                yield _row(proc, element, fmt, skip=COUNTER_TAGS if not holds_rows else frozenset())
+                rows += 1
                 if holds_rows:
                     holds_rows[-1] = True
                     _free(element)
@@ -185,20 +226,33 @@ def decode_rows(
                              excerpt=head[:120].decode("latin-1", "replace")) from None
     except LookupError as exc:
         raise MalformedReply(detail=f"unknown encoding ({exc})", sent=True) from None
+    if "errors" in counters and _count(counters, "errors") > 0:  # and no error element said what they were
+        raise _billing_error(proc.name, f"the reply counts {counters['errors']} error(s) and names none",
+                             expired_patterns, classes)
+    if "rows" in counters and _count(counters, "rows") != rows:
+        raise MalformedReply(detail=f"the reply counts {counters['rows']} rows but holds {rows}", sent=True)
+
+
+def _count(counters: Mapping[str, str], tag: str) -> int:
+    try:
+        return int(counters[tag])
+    except ValueError:
+        raise MalformedReply(detail=f"the reply's <{tag}> counter is {counters[tag][:20]!r}", sent=True) from None
 
 
 def decode_reply(proc: Procedure, source: bytes | Readable, **kwargs: Any) -> list[Row]:
     return list(decode_rows(proc, source, **kwargs))
 
 
-def _row(proc: Procedure, element: etree._Element, fmt: WireFormat) -> Row:
+def _row(proc: Procedure, element: etree._Element, fmt: WireFormat, skip: frozenset[str] = frozenset()) -> Row:
     row = Row({c.name: None for c in proc.columns})
     for child in element:
         tag = _local(child.tag)
         text = child.text or ""
         column = proc.column(tag)
         if column is None:
-            row.extra[tag] = text
+            if tag not in skip:  # the counters of a single-row reply that keeps its columns under the root
+                row.extra[tag] = text
         elif text.strip():
             try:
                 row.values[column.name] = column.type.from_wire(text, fmt)
@@ -208,9 +262,13 @@ def _row(proc: Procedure, element: etree._Element, fmt: WireFormat) -> Row:
     return row
 
 
-def _billing_error(proc_name: str, message: str, patterns: Sequence[re.Pattern[str]]) -> BillingError:
+def _billing_error(proc_name: str, message: str, patterns: Sequence[re.Pattern[str]],
+                   classes: Classes) -> BillingError:
     if any(p.search(message) for p in patterns):
         return SessionExpired(procedure=proc_name, billing_message=message)
+    for cls, pattern in classes:
+        if pattern.search(message):
+            return cls(procedure=proc_name, billing_message=message)
     return BillingError(procedure=proc_name, billing_message=message)
 
 
