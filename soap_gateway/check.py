@@ -1,4 +1,8 @@
-"""``soap-gateway check``: walk the path to the billing step by step, say what is wrong."""
+"""``soap-gateway check``: walk the path to the billing step by step, say what is wrong.
+
+The last steps call every read procedure of the catalogue (harmless arguments, soap_gateway.dialect) and
+say, in plain words and as [billing] lines to paste, which protocol settings this billing needs.
+"""
 
 from __future__ import annotations
 
@@ -55,10 +59,30 @@ def run_checks(config_path: str | None, out: TextIO = sys.stdout, calibrate: boo
         client.login(client.service_account)
         return f"logged in as {client.service_account.login}"
 
-    def read() -> str:
-        probe = state["client"].catalogue.role("probe")  # a harmless read, declared in the catalogue
-        rows = state["client"].call(probe.name, probe.probe)
-        return f"{probe.name} answered ({len(rows)} rows)"
+    def reads() -> str:
+        from .dialect import probe
+
+        state["found"] = found = probe(state["settings"].billing, state["client"])
+        lines = []
+        for f in found.findings:
+            if not f.command:
+                lines.append(f"  {f.procedure}: NOT ANSWERED in any variant ({f.problem})")
+                continue
+            count = "" if f.arg_count == f.full_count else f" with {f.arg_count} arguments (not {f.full_count})"
+            lines.append(f"  {f.procedure}: answers cmd={f.command}{count}")
+        lines.append(f"  arguments: {found.charset_note}")
+        if not found.complete:
+            raise GatewayError("some read procedures answer no variant:\n" + "\n".join(lines))
+        return f"{len(found.findings)} read procedures answered\n" + "\n".join(lines)
+
+    def dialect() -> str:
+        billing, found = state["settings"].billing, state["found"]
+        changed = found.differs(billing)
+        advice = found.toml(billing)
+        if changed:
+            raise GatewayError(f"this billing needs other settings ({', '.join(changed)}); "
+                               f"put these lines in the config file:\n{advice}")
+        return "the configured settings fit this billing:\n" + advice
 
     def reconciliation() -> str:
         from .journal import open_journal
@@ -82,7 +106,7 @@ def run_checks(config_path: str | None, out: TextIO = sys.stdout, calibrate: boo
 
     steps: list[tuple[str, Callable[[], str]]] = [
         ("configuration", settings), ("journal", journal), ("certificate", certificate), ("login", login),
-        ("read", read), ("reconciliation", reconciliation)]
+        ("reads", reads), ("dialect", dialect), ("reconciliation", reconciliation)]
     for title, step in steps:
         started = time.perf_counter()
         try:

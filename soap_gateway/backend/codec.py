@@ -214,8 +214,9 @@ def decode_rows(
             if wrapper:
                 if holds_rows:
                     holds_rows[-1] = True
-            elif len(element) and all(len(child) == 0 for child in element):
-                # a row; at the root: a single-row reply with its columns under the root
+            elif len(element) and all(len(child) == 0 for child in element) and (
+                    holds_rows or not all(_local(child.tag) in COUNTER_TAGS for child in element)):
+                # a row; at the root: a single-row reply with its columns under the root (not just counters)
                 yield _row(proc, element, fmt, skip=COUNTER_TAGS if not holds_rows else frozenset())
                 rows += 1
                 if holds_rows:
