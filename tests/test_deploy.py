@@ -276,7 +276,7 @@ def test_zeep_over_https_through_nginx(nginx: str, pki: Any) -> None:
     assert user.NAME == "Иванов Иван Иванович"
     with pytest.raises(zeep.exceptions.Fault) as caught:  # a fault arrives as a fault, not an nginx page
         client.service.CLN_USR_GET(SELECT_ID=999999)
-    assert caught.value.code.endswith("Server.BillingError")
+    assert caught.value.code.endswith("Client.NotFound")
 
 
 def test_correlation_id_passes_through_nginx(nginx: str, pki: Any) -> None:

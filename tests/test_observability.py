@@ -58,13 +58,13 @@ def test_soap_requests_by_operation_and_outcome(gateway_server: Any, zeep_client
     total = "soap_gateway_requests_total"
     assert delta(total, facade="soap", operation="CLN_USR_GET", outcome="ok") == 1
     assert delta(total, facade="soap", operation="CLN_USR_GET", outcome="Client.ValidationError") == 1
-    assert delta(total, facade="soap", operation="CLN_USR_GET", outcome="Server.BillingError") == 1
+    assert delta(total, facade="soap", operation="CLN_USR_GET", outcome="Client.NotFound") == 1
     assert delta("soap_gateway_request_duration_seconds_count", facade="soap", operation="CLN_USR_GET") == 3
     assert delta("soap_gateway_request_duration_seconds_sum", facade="soap", operation="CLN_USR_GET") > 0
     # two reached the billing: one answered, one refused with an error element
     billing = "soap_gateway_billing_call_duration_seconds_count"
     assert delta(billing, procedure="CLN_USR_GET", outcome="ok") == 1
-    assert delta(billing, procedure="CLN_USR_GET", outcome="BillingError") == 1
+    assert delta(billing, procedure="CLN_USR_GET", outcome="NotFound") == 1
 
 
 def test_journal_states_are_read_from_the_journal(gateway_server: Any, zeep_client: Any, emulator: Any) -> None:
