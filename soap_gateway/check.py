@@ -50,7 +50,15 @@ def run_checks(config_path: str | None, out: TextIO = sys.stdout, calibrate: boo
         build_ssl_context(identity, billing.ca)
         days = days_until_expiry(identity)
         warning = "  WARNING: renew it soon" if days < 30 else ""
-        return f"client certificate CN={identity.subject_cn}, expires in {days:.0f} days{warning}"
+        lines = [f"client certificate CN={identity.subject_cn}, expires in {days:.0f} days{warning}"]
+        for user, entry in state["settings"].auth.users.items():
+            if entry.cert:  # a cashier's own certificate, checked the same way
+                own = load_client_identity(entry.cert, entry.cert_password or None)
+                build_ssl_context(own, billing.ca)
+                days = days_until_expiry(own)
+                lines.append(f"  {user}: own certificate CN={own.subject_cn}, expires in {days:.0f} days"
+                             + ("  WARNING: renew it soon" if days < 30 else ""))
+        return "\n".join(lines)
 
     def login() -> str:
         from .backend import BillingClient

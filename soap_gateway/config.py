@@ -462,6 +462,9 @@ def check_runtime(settings: Settings) -> None:
     files += [("catalogue_files", path) for path in billing.catalogue_files]
     for name, path in files:
         _check_file(f"billing.{name}", Path(path), _FILE_ADVICE[name])
+    for user, entry in settings.auth.users.items():
+        if entry.cert:
+            _check_file(f"auth.users.{user}.cert", Path(entry.cert), _FILE_ADVICE["cert"])
     journal = settings.journal
     if not journal.url:
         directory = Path(journal.path).expanduser().absolute().parent

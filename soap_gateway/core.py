@@ -49,7 +49,11 @@ class Gateway:
         if billing.pool_size < settings.server.threads:
             # each gunicorn thread holds at most one billing connection; fewer would queue calls
             billing = dataclasses.replace(billing, pool_size=settings.server.threads)
-        return cls(BillingClient.from_settings(billing), open_journal(settings.journal), settings.journal)
+        # cashiers with their own billing certificate ([auth.users.<name>] cert)
+        certificates = {name: (user.cert, user.cert_password) for name, user in settings.auth.users.items()
+                        if user.cert}
+        return cls(BillingClient.from_settings(billing, certificates=certificates), open_journal(settings.journal),
+                   settings.journal)
 
     def invoke(self, name: str, args: Mapping[str, Any], *, suid: str | None = None,
                credentials: Credentials | None = None, principal: Principal | None = None,
@@ -69,7 +73,7 @@ class Gateway:
             principal.authorize(proc)
         if proc.mode == "login":
             try:
-                rows = self.client.call(name, args)
+                rows = self.client.call(name, args, cashier=_name(principal))
             except BillingError as exc:
                 login = proc.argument("login")
                 raise AuthenticationFailed(login=str(args.get(login.name, "")) if login else "",
@@ -83,12 +87,13 @@ class Gateway:
             self.sessions.check(suid, caller, name)
         if proc.writes and self.writes is not None:
             who = Who(who_called(caller, credentials, suid), correlation_id, scope="" if self.shared_keys else caller)
-            rows = self.writes.run(proc, args, lambda a: self.client.call(name, a, suid=suid, credentials=credentials),
-                                   idempotency_key, who, decided)
+            def post(a: Mapping[str, Any]) -> list[Row]:
+                return self.client.call(name, a, suid=suid, credentials=credentials, cashier=_name(principal))
+            rows = self.writes.run(proc, args, post, idempotency_key, who, decided)
         elif idempotency_key:
             raise ConfigurationError("no write journal is configured, so an idempotency key cannot be honoured")
         else:
-            rows = self.client.call(name, args, suid=suid, credentials=credentials)
+            rows = self.client.call(name, args, suid=suid, credentials=credentials, cashier=_name(principal))
         visible = principal.secrets if principal is not None else frozenset()
         return redact(proc, rows, visible, self.secret_names)
 
@@ -99,7 +104,7 @@ class Gateway:
         the login on every call instead.
         """
         if self.client.settings.login_mode == "session":
-            self.client.session(credentials).current()
+            self.client.session(credentials, self.client.certificate_of(credentials.login)).current()
 
     def circuit_state(self) -> str:
         return self.client.circuit_state()
@@ -116,7 +121,7 @@ class Gateway:
         if suid is not None:
             self.sessions.check(suid, principal.name if principal is not None else "anonymous", name)
         visible = principal.secrets if principal is not None else frozenset()
-        stream = self.client.stream(name, args, suid=suid, credentials=credentials)
+        stream = self.client.stream(name, args, suid=suid, credentials=credentials, cashier=_name(principal))
         return stream.each(lambda row: redact(proc, [row], visible, self.secret_names)[0])
 
     def close(self) -> None:
@@ -154,3 +159,7 @@ class SessionBook:
         if owner != caller:
             raise PermissionDenied(caller=caller, operation=f"{operation} in a billing session (SUID) that was not "
                                    "issued to it through this gateway")
+
+
+def _name(principal: Principal | None) -> str | None:
+    return principal.name if principal is not None else None

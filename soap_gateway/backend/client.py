@@ -55,32 +55,44 @@ class Credentials:
 class BillingClient:
     """Calls the billing's stored procedures by catalogue name."""
 
-    def __init__(self, settings: BillingSettings, catalogue: Catalogue, transport: Transport) -> None:
+    def __init__(self, settings: BillingSettings, catalogue: Catalogue, transport: Transport,
+                 transports: Mapping[str, Transport] | None = None) -> None:
         self.settings = settings
         self.catalogue = catalogue
         self.transport = transport
+        # cashier name -> the transport (a connection pool) with that cashier's own certificate
+        self.transports = dict(transports or {})
         self.wire = WireFormat(timestamp_format=settings.timestamp_format, zone=ZoneInfo(settings.timezone))
         self.expired = [re.compile(p) for p in settings.session_expired_patterns]
         self.classes = codec.error_classes({**DEFAULT_ERROR_PATTERNS, **settings.error_patterns})
         self.selected = frozenset(name.upper() for name in settings.select_procedures)
         self.service_account = Credentials(settings.login, settings.password)
-        self._sessions: dict[tuple[str, str], SessionManager] = {}
+        self._sessions: dict[tuple[str, ...], SessionManager] = {}
         self._sessions_lock = threading.Lock()
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds)
 
     @classmethod
-    def from_settings(cls, settings: BillingSettings, catalogue: Catalogue | None = None) -> BillingClient:
-        """Load the client certificate and build the one SSLContext for this process."""
+    def from_settings(cls, settings: BillingSettings, catalogue: Catalogue | None = None,
+                      certificates: Mapping[str, tuple[str, str]] | None = None) -> BillingClient:
+        """Load the client certificate and build the one SSLContext for this process.
+
+        ``certificates``: cashier name -> (.pfx path, password) of cashiers who reach the billing with
+        their own certificate; each gets its own pool, verified by the same CA, name and pin.
+        """
         from .tls import build_ssl_context, load_client_identity, normalize_fingerprint
 
         catalogue = catalogue or load_catalogue(settings.catalogue_files, settings.arg_counts)
         if settings.pin_sha256:
             settings = dataclasses.replace(settings, pin_sha256=normalize_fingerprint(settings.pin_sha256))
         context = None
+        own: dict[str, Transport] = {}
         if settings.url.startswith("https:"):
             identity = load_client_identity(settings.cert, settings.cert_password or None)
             context = build_ssl_context(identity, settings.ca or None)
-        return cls(settings, catalogue, Transport(settings, context))
+            for name, (path, password) in (certificates or {}).items():
+                cashier = load_client_identity(path, password or None)
+                own[name] = Transport(settings, build_ssl_context(cashier, settings.ca or None))
+        return cls(settings, catalogue, Transport(settings, context), own)
 
     def procedure(self, name: str) -> Procedure:
         try:
@@ -101,37 +113,45 @@ class BillingClient:
         proc = self.procedure(name)
         return codec.encode_args(proc, codec.validate_args(proc, args, self.settings.charset), self.wire)
 
-    def call(self, name: str, args: Mapping[str, Any] | None = None, *,
-             credentials: Credentials | None = None, suid: str | None = None) -> list[codec.Row]:
-        """Run one procedure; ``suid`` uses a caller's own billing session as is."""
-        return self.call_procedure(self.procedure(name), args, credentials=credentials, suid=suid)
+    def call(self, name: str, args: Mapping[str, Any] | None = None, *, credentials: Credentials | None = None,
+             suid: str | None = None, cashier: str | None = None) -> list[codec.Row]:
+        """Run one procedure; ``suid`` uses a caller's own billing session as is; ``cashier`` names the
+        caller, whose own certificate is used if one is configured."""
+        return self.call_procedure(self.procedure(name), args, credentials=credentials, suid=suid, cashier=cashier)
 
     def call_procedure(self, proc: Procedure, args: Mapping[str, Any] | None = None, *,
-                       credentials: Credentials | None = None, suid: str | None = None) -> list[codec.Row]:
+                       credentials: Credentials | None = None, suid: str | None = None,
+                       cashier: str | None = None) -> list[codec.Row]:
         """Run a procedure described outside the catalogue (the generic EXECUTE).
 
         A read of one record (result = "row") whose reply has no row, or only nil columns, is NotFound:
         the billing does not know the id asked for (CLN_USR_GET answers an unknown id so).
         """
-        rows = self._run(proc, args, credentials, suid, _read_all)
+        rows = self._run(proc, args, credentials, suid, _read_all, cashier)
         if proc.mode == "read" and proc.result == "row" and not any(
                 row.unreadable or any(v is not None for v in row.values.values()) for row in rows):
             raise NotFound(procedure=proc.name, billing_message="the billing answered no record for "
                            + ", ".join(f"{k}={v}" for k, v in (args or {}).items()))
         return rows
 
-    def stream(self, name: str, args: Mapping[str, Any] | None = None, *,
-               credentials: Credentials | None = None, suid: str | None = None) -> RowStream:
+    def stream(self, name: str, args: Mapping[str, Any] | None = None, *, credentials: Credentials | None = None,
+               suid: str | None = None, cashier: str | None = None) -> RowStream:
         """Like ``call``, but the rows are decoded as the caller iterates; close the stream when done.
 
         Everything up to the first row (sending, the HTTP status, an error reply, an expired
         session) is retried and renewed exactly as in ``call``; a failure after it ends the
         iteration with the error.
         """
-        return self._run(self.procedure(name), args, credentials, suid, RowStream.peek)
+        return self._run(self.procedure(name), args, credentials, suid, RowStream.peek, cashier)
+
+    def certificate_of(self, cashier: str | None) -> str | None:
+        """The name of the cashier's own certificate, or None: the gateway's."""
+        return cashier if cashier is not None and cashier in self.transports else None
 
     def _run(self, proc: Procedure, args: Mapping[str, Any] | None, credentials: Credentials | None,
-             suid: str | None, finish: Callable[[RowStream], Result]) -> Result:
+             suid: str | None, finish: Callable[[RowStream], Result], cashier: str | None = None) -> Result:
+        cert = self.certificate_of(cashier)
+        transport = self.transports[cert] if cert is not None else self.transport
         clean = codec.validate_args(proc, args or {}, self.settings.charset)
         positional = codec.encode_args(proc, clean, self.wire)
         build_query = functools.partial(codec.build_query, encoding=self.settings.arg_charset,
@@ -140,7 +160,7 @@ class BillingClient:
         def send(query: str) -> Result:
             # the breaker sees the call up to what ``finish`` reads: the whole reply, or its first row
             with self.breaker.guard():
-                return finish(self._open(proc, query))
+                return finish(self._open(proc, query, transport))
 
         if not proc.session:
             return send(build_query(proc.name, positional))
@@ -151,15 +171,17 @@ class BillingClient:
         if self.settings.login_mode == "one-step":
             query = build_query(proc.name, positional, login=(account.login, account.password))
             return self._with_retries(proc, lambda: send(query))
-        return self._with_retries(proc, lambda: self._call_in_session(proc, positional, account, send, build_query))
+        return self._with_retries(proc, lambda: self._call_in_session(proc, positional, account, send, build_query,
+                                                                      cert))
 
-    def login(self, credentials: Credentials) -> str:
-        """Log in (the catalogue's "login" procedure) and return the new SUID."""
+    def login(self, credentials: Credentials, cert: str | None = None) -> str:
+        """Log in (the catalogue's "login" procedure) and return the new SUID; ``cert``: over that cashier's
+        own certificate."""
         proc = self.catalogue.role("login")
         named = {a.role: a.name for a in proc.args if a.role}  # the loader checked both are there
         args = {named["login"]: credentials.login, named["password"]: credentials.password}
         try:
-            rows = self.call(proc.name, args)
+            rows = self.call(proc.name, args, cashier=cert)
         except InvalidArgument:
             metrics.count_login(ok=False)
             raise AuthenticationFailed(login=credentials.login, billing_message="login or password too long") from None
@@ -173,22 +195,24 @@ class BillingClient:
             raise MalformedReply(detail="the login reply carries no SUID")
         return str(suid)
 
-    def session(self, credentials: Credentials) -> SessionManager:
+    def session(self, credentials: Credentials, cert: str | None = None) -> SessionManager:
+        """The cached billing session of an account, one per certificate it is used over."""
+        key = (*credentials.key, cert or "")
         with self._sessions_lock:
-            manager = self._sessions.get(credentials.key)
+            manager = self._sessions.get(key)
             if manager is None:
-                manager = SessionManager(lambda: self._login_or_forget(credentials))
-                self._sessions[credentials.key] = manager
+                manager = SessionManager(lambda: self._login_or_forget(credentials, cert, key))
+                self._sessions[key] = manager
             return manager
 
-    def _login_or_forget(self, credentials: Credentials) -> str:
+    def _login_or_forget(self, credentials: Credentials, cert: str | None, key: tuple[str, ...]) -> str:
         # A refused login leaves no cache entry: with pass-through, callers choose
         # the credentials, and wrong guesses must not grow this table.
         try:
-            return self.login(credentials)
+            return self.login(credentials, cert)
         except AuthenticationFailed:
             with self._sessions_lock:
-                self._sessions.pop(credentials.key, None)
+                self._sessions.pop(key, None)
             raise
 
     @property
@@ -197,10 +221,13 @@ class BillingClient:
 
     def close(self) -> None:
         self.transport.close()
+        for transport in self.transports.values():
+            transport.close()
 
     def _call_in_session(self, proc: Procedure, positional: list[str], account: Credentials,
-                         send: Callable[[str], Result], build_query: Callable[..., str]) -> Result:
-        manager = self.session(account)
+                         send: Callable[[str], Result], build_query: Callable[..., str],
+                         cert: str | None = None) -> Result:
+        manager = self.session(account, cert)
         suid = manager.current()
         try:
             return send(build_query(proc.name, positional, suid=suid))
@@ -230,10 +257,10 @@ class BillingClient:
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _open(self, proc: Procedure, query: str) -> RowStream:
+    def _open(self, proc: Procedure, query: str, transport: Transport) -> RowStream:
         started = time.perf_counter()
         try:
-            response = self.transport.get(query)
+            response = transport.get(query)
         except Exception as exc:
             log_billing_call(proc.name, type(exc).__name__, time.perf_counter() - started)
             raise

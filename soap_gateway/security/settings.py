@@ -18,10 +18,16 @@ AuthMode = Literal["", "none", "basic", "pass-through"]
 
 @dataclass(frozen=True)
 class UserSettings:
-    """A gateway user (HTTP Basic); in pass-through mode only ``roles`` matters."""
+    """A gateway user (HTTP Basic); in pass-through mode (named by billing login) ``roles`` and ``cert``.
+
+    ``cert``: this cashier's own billing certificate (.pfx; the billing issues one per cashier, its CN
+    naming them); the user's calls reach the billing with it instead of the gateway's.
+    """
 
     password_hash: str = field(default="", repr=False)
     roles: tuple[str, ...] = ()
+    cert: str = ""
+    cert_password: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
