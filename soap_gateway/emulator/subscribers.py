@@ -11,6 +11,8 @@ from .signatures import FIND_COLUMNS, USR_GET_COLUMNS
 from .sqltypes import format_kopecks, to_kopecks
 from .store import gen_id
 
+# The emulator's own rules for promised payments (the vendor page states none): 5 days, one at a time,
+# subscribers only, never groups.
 PROMISE_DAYS = 5
 _GET_SQL = "SELECT " + ", ".join(f'"{name}"' for name, _ in USR_GET_COLUMNS) + " FROM users WHERE USER_ID = ?"
 _FIND_SQL = """SELECT u.USER_ID, p.NAME, u.NAME, u.IP, u.BALANCE, u.DELETED, u.END_USER, u.SERVER, u.PARENT_ID,
