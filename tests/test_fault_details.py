@@ -14,6 +14,7 @@ import requests
 from lxml import etree
 
 from envelopes import TNS, envelope
+from money import journal_path, running_gateway
 from securing import auth_from_toml, secured_gateway
 from soap_gateway.ops.logs import configure_logging
 from soap_gateway.security.passwords import hash_password
@@ -105,14 +106,25 @@ def log_text() -> Iterator[io.StringIO]:
     root.setLevel(level)
 
 
-def test_a_billing_refusal_is_one_warning_without_traceback(gateway_server: Any, log_text: io.StringIO) -> None:
-    method, body, headers = REQUESTS["billing refusal"]
-    requests.post(f"{gateway_server.url}/soap", data=body, timeout=30, headers={**headers, "X-Correlation-ID": "r-1"})
+def test_a_billing_refusal_is_one_warning_without_traceback(gateway_settings: Any, tmp_path: Any,
+                                                           log_text: io.StringIO) -> None:
+    # no not_found patterns: the billing's "not found" stays a Server.BillingError (issue #13)
+    with running_gateway(gateway_settings, journal_path(tmp_path), error_patterns={"not_found": ()}) as gw:
+        method, body, headers = REQUESTS["billing refusal"]
+        requests.post(f"{gw.url}/soap", data=body, timeout=30, headers={**headers, "X-Correlation-ID": "r-1"})
     mine = [line for line in log_text.getvalue().splitlines() if "[r-1]" in line]
     warnings = [line for line in mine if " WARNING " in line]
     assert len(warnings) == 1 and "Server.BillingError" in warnings[0] and "999999" in warnings[0], mine
     assert not [line for line in mine if " ERROR " in line]
     assert "Traceback" not in log_text.getvalue()
+
+
+def test_a_refusal_the_caller_can_act_on_is_no_warning(gateway_server: Any, log_text: io.StringIO) -> None:
+    method, body, headers = REQUESTS["billing refusal"]
+    requests.post(f"{gateway_server.url}/soap", data=body, timeout=30, headers={**headers, "X-Correlation-ID": "n-1"})
+    mine = [line for line in log_text.getvalue().splitlines() if "[n-1]" in line]
+    assert not [line for line in mine if " WARNING " in line or " ERROR " in line], mine
+    assert any("outcome=Client.NotFound" in line for line in mine), mine
 
 
 def test_a_caller_mistake_is_no_warning(gateway_server: Any, log_text: io.StringIO) -> None:
