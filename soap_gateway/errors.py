@@ -240,7 +240,7 @@ class InvalidValue(BillingRefused):
     kind = "invalid_argument"
     code = "INVALID_ARGUMENT"
     title = "Биллинг не принял значение"
-    http_status = 422
+    http_status = 400
 
 
 class Duplicate(BillingRefused):

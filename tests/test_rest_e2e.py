@@ -245,7 +245,7 @@ def test_validation_problems_reach_no_billing(rest: Rest, emulator: Any, args: d
 
 
 def test_billing_error_carries_the_billing_message(rest: Rest) -> None:
-    problem = problem_of(rest.call("CLN_USR_GET", "GET", SELECT_ID=999999), 502, "BILLING_ERROR")
+    problem = problem_of(rest.call("CLN_USR_GET", "GET", SELECT_ID=999999), 404, "NOT_FOUND")
     assert "999999" in problem["billingMessage"]
 
 

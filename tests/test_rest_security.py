@@ -97,7 +97,7 @@ def test_metrics_and_the_request_log_name_the_facade(server: Any, caplog: pytest
     before = _samples(server)
     with caplog.at_level(logging.INFO, logger="soap_gateway.request"):
         assert get(server, "CLN_USR_GET", "reader1", SELECT_ID=101).status_code == 200
-        assert get(server, "CLN_USR_GET", "reader1", SELECT_ID=999999).status_code == 502
+        assert get(server, "CLN_USR_GET", "reader1", SELECT_ID=999999).status_code == 404
     after = _samples(server)
 
     def delta(**labels: str) -> float:
@@ -105,9 +105,9 @@ def test_metrics_and_the_request_log_name_the_facade(server: Any, caplog: pytest
         return after.get(key, 0.0) - before.get(key, 0.0)
 
     assert delta(facade="rest", operation="CLN_USR_GET", outcome="ok") == 1
-    assert delta(facade="rest", operation="CLN_USR_GET", outcome="BILLING_ERROR") == 1
+    assert delta(facade="rest", operation="CLN_USR_GET", outcome="NOT_FOUND") == 1
     assert delta(facade="soap", operation="CLN_USR_GET", outcome="ok") == 0
     lines = [r.getMessage() for r in caplog.records if r.name == "soap_gateway.request"]
     assert any(m.startswith("rest CLN_USR_GET caller=reader1 outcome=ok status=200") for m in lines), lines
-    assert any("outcome=BILLING_ERROR status=502" in m for m in lines)
+    assert any("outcome=NOT_FOUND status=404" in m for m in lines)
     assert all(PASSWORDS["reader1"] not in m for m in lines)

@@ -24,11 +24,14 @@ from .problems import problem_schema
 _PRINTABLE = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uFFFE\\uFFFF]*$"
 _WALL_CLOCK = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}$"
 _ERRORS = {
-    "400": "Неверные аргументы или запрос / invalid arguments or request (VALIDATION_ERROR, BAD_REQUEST)",
+    "400": "Неверные аргументы или запрос / invalid arguments or request (VALIDATION_ERROR, BAD_REQUEST; "
+           "INVALID_ARGUMENT: the billing refused a value)",
     "401": "Требуется аутентификация / authentication required (AUTHENTICATION_REQUIRED)",
     "403": "Адрес, роль или логин биллинга не позволяют / address, role or billing login refused "
-           "(ADDRESS_NOT_ALLOWED, PERMISSION_DENIED, AUTHENTICATION_FAILED)",
+           "(ADDRESS_NOT_ALLOWED, PERMISSION_DENIED, AUTHENTICATION_FAILED; NOT_PERMITTED: the billing's rules)",
+    "404": "Биллинг не нашёл запрошенное / the billing does not know the record asked for (NOT_FOUND)",
     "408": "Тело запроса не пришло вовремя / the body did not arrive within server.body_timeout (REQUEST_TIMEOUT)",
+    "409": "Такая запись в биллинге уже есть / the billing already has it (DUPLICATE)",
     "413": "Слишком большой запрос / the body is over server.max_body_bytes (REQUEST_TOO_LARGE)",
     "502": "Биллинг вернул ошибку или неверный ответ / the billing reported an error or answered badly "
            "(BILLING_ERROR, BILLING_TLS, BILLING_MALFORMED_REPLY)",
