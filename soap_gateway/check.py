@@ -84,7 +84,10 @@ def run_checks(config_path: str | None, out: TextIO = sys.stdout, calibrate: boo
         return f"{len(found.findings)} read procedures answered\n" + "\n".join(lines)
 
     def dialect() -> str:
+        from .dialect import Recommendation
+
         billing, found = state["settings"].billing, state["found"]
+        assert isinstance(found, Recommendation)
         changed = found.differs(billing)
         advice = found.toml(billing)
         if changed:

@@ -17,7 +17,7 @@ from .backend import BillingClient
 from .catalogue import Procedure, load_catalogue
 from .catalogue.types import Integer, Text
 from .config import BillingSettings
-from .errors import BillingError, BillingRefused, InvalidArgument, MalformedReply
+from .errors import BillingError, BillingRefused, MalformedReply
 
 # NAME_IN is searched as a substring of the subscriber's name, which the reply calls IDENTIFY
 SEARCH_PROCEDURE, SEARCH_ARG, SEARCH_COLUMN, SEARCH_TEXT = "CLN_USR_FIND_2", "NAME_IN", "IDENTIFY", "ов"

@@ -5,10 +5,11 @@ a number too large) never fails the reply: the column is None and its raw
 text is kept in ``Row.extra`` under the column's own catalogue name (unknown
 columns keep their lower-case tag there), listed in ``Row.unreadable``.
 
-The reply format is undocumented (DESIGN.md §2), so the decoder depends on no element name: a row is an element whose children are all
-leaves, a single-row reply may keep its columns under the root, tags compare
-case-insensitively, and the encoding comes from the XML declaration, else the
-HTTP charset, else windows-1251.
+The reply format is undocumented (DESIGN.md §2), so the decoder depends on no
+element name: a row is an element whose children are all leaves, a single-row
+reply may keep its columns under the root, tags compare case-insensitively, and
+the encoding comes from the XML declaration, else the HTTP charset, else
+windows-1251.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from . import wire
-from .dialect import Dialect
+from .dialect import DEFAULT, Dialect
 from .errors import BillingError
 from .faults import BEFORE, ODD_REPLY, RESHAPE, Fault, FaultBoard
 from .model import Context, Result
@@ -39,7 +39,7 @@ class Reply:
 class Api:
     def __init__(self, store: Store, sessions: Sessions, stats: Stats, faults: FaultBoard, renderer: Renderer,
                  legacy_find: bool = False, stopping: threading.Event | None = None,
-                 dialect: Dialect = Dialect()) -> None:
+                 dialect: Dialect = DEFAULT) -> None:
         self.store, self.sessions, self.stats, self.faults = store, sessions, stats, faults
         self.renderer = renderer
         self.dialect = dialect

@@ -41,6 +41,9 @@ class Dialect:
         return ",".join(sorted(self.names)) or "default"
 
 
+DEFAULT = Dialect()
+
+
 def parse_dialect(text: str | None) -> Dialect:
     """``"find-23,counters"`` (or "all", or "" for the default) -> Dialect; ValueError names what is unknown."""
     names = {part.strip() for part in (text or "").split(",") if part.strip()}

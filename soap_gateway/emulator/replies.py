@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .dialect import Dialect
+from .dialect import DEFAULT, Dialect
 from .model import Result
 from .signatures import Field
 from .sqltypes import Double, Int, Money, Timestamp
@@ -33,7 +33,7 @@ class Renderer:
     """Renders results and errors with one installation's encoding and date style."""
 
     def __init__(self, encoding: str = "windows-1251", declare: bool = True, style: str = "iso",
-                 dialect: Dialect = Dialect()) -> None:
+                 dialect: Dialect = DEFAULT) -> None:
         self.encoding = canonical_encoding(encoding)
         self.codec = CODECS[self.encoding]
         self.declare = declare
