@@ -4,7 +4,8 @@ The vendor page leaves a few things open that installations (and public client c
 list procedure answers ``cmd=execute`` or only ``cmd=select``, how many arguments CLN_USR_FIND_2 takes (an
 older installation lacks the last one), and which character set the arguments must be sent in.  Each read
 procedure is called with harmless arguments (ids of -1, so lists come back empty) in each variant until one
-is answered; an argument charset is recognised by a Cyrillic search ("ов") whose rows must contain it.
+is answered; an argument charset is recognised by a Cyrillic search ("ов") by subscriber name (the catalogue's
+read with an argument and a column of role "name") whose rows must contain it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from .catalogue.types import Integer, Text
 from .config import BillingSettings
 from .errors import BillingError, BillingRefused, MalformedReply
 
-# NAME_IN is searched as a substring of the subscriber's name, which the reply calls IDENTIFY
-SEARCH_PROCEDURE, SEARCH_ARG, SEARCH_COLUMN, SEARCH_TEXT = "CLN_USR_FIND_2", "NAME_IN", "IDENTIFY", "ов"
+# The search by name: the read whose argument and reply column have role = "name" in the catalogue
+SEARCH_TEXT = "ов"
 SEARCH_ROWS = 20  # rows read from the search before it is closed: enough to judge, harmless to a big billing
 CHARSETS = ("utf-8", "windows-1251")
 
@@ -87,9 +88,14 @@ def probe(settings: BillingSettings, client: BillingClient) -> Recommendation:
     for proc in full.values():
         if proc.mode == "read":
             result.findings.append(_probe_one(settings, client, proc, suid))
-    search = next((f for f in result.findings if f.procedure == SEARCH_PROCEDURE and f.command), None)
-    if search is not None:
-        result.arg_charset, result.charset_note = _probe_charset(settings, client, search, suid)
+    by_name = next((p for p in full.values() if p.mode == "read" and p.argument("name") and p.role_column("name")),
+                   None)
+    search = next((f for f in result.findings if by_name is not None and f.procedure == by_name.name and f.command),
+                  None)
+    if by_name is not None and search is not None:
+        result.arg_charset, result.charset_note = _probe_charset(settings, client, by_name, search, suid)
+    else:
+        result.charset_note = "no search by name answered (catalogue role \"name\"); keep the configured charset"
     return result
 
 
@@ -100,13 +106,13 @@ def _variant(settings: BillingSettings, client: BillingClient, **changes: Any) -
 
 
 def _harmless(proc: Procedure) -> dict[str, Any]:
-    """Required arguments -1 (or "-"), or else the first id filter -1: no record has that id; all else null."""
+    """Required arguments -1 (or "-"), or else the first integer filter -1 (an id no record has); all else null."""
     required = {a.name: -1 if isinstance(a.type, Integer) else "-" for a in proc.params
                 if a.required and isinstance(a.type, (Integer, Text))}
     if required:
         return required
-    ids = [a.name for a in proc.params if isinstance(a.type, Integer) and "ID" in a.name.upper().split("_")]
-    return {ids[0]: -1} if ids else {}
+    integers = [a.name for a in proc.params if isinstance(a.type, Integer) and not a.choices]
+    return {integers[0]: -1} if integers else {}
 
 
 def _probe_one(settings: BillingSettings, client: BillingClient, proc: Procedure, suid: str | None) -> Finding:
@@ -135,17 +141,19 @@ def _probe_one(settings: BillingSettings, client: BillingClient, proc: Procedure
     return finding
 
 
-def _probe_charset(settings: BillingSettings, client: BillingClient, search: Finding,
+def _probe_charset(settings: BillingSettings, client: BillingClient, proc: Procedure, search: Finding,
                    suid: str | None) -> tuple[str, str]:
+    argument, column = proc.argument("name"), proc.role_column("name")
+    assert argument is not None and column is not None
     seen = {}
     for charset in CHARSETS:
         variant = _variant(settings, client, arg_charset=charset,
-                           select_procedures=(SEARCH_PROCEDURE,) if search.command == "select" else (),
-                           arg_counts={**settings.arg_counts, SEARCH_PROCEDURE: search.arg_count})
+                           select_procedures=(proc.name,) if search.command == "select" else (),
+                           arg_counts={**settings.arg_counts, proc.name: search.arg_count})
         names = []
-        with variant.stream(SEARCH_PROCEDURE, {SEARCH_ARG: SEARCH_TEXT}, suid=suid) as rows:
+        with variant.stream(proc.name, {argument.name: SEARCH_TEXT}, suid=suid) as rows:
             for row in rows:
-                names.append(str(row.get(SEARCH_COLUMN) or ""))
+                names.append(str(row.get(column.name) or ""))
                 if len(names) >= SEARCH_ROWS:
                     break
         seen[charset] = names

@@ -219,10 +219,14 @@ class SessionExpired(BillingError):
 class BillingRefused(BillingError):
     """The billing refused the request for a reason the caller can act on; repeating it would not help.
 
-    Which billing messages mean which subclass is configured by patterns (billing.error_patterns).
+    Which billing messages mean which subclass is configured by patterns (billing.error_patterns);
+    only the subclasses are raised.
     """
 
     kind = ""
+    code = "BILLING_REFUSED"
+    title = "Биллинг отклонил запрос"
+    http_status = 400
 
 
 class NotFound(BillingRefused):

@@ -121,7 +121,7 @@ LAYERS: list[set[str]] = [
     {"config"},
     {"backend"},
     {"journal"},
-    {"core", "execute"},
+    {"core", "execute", "dialect"},
     {"accounting"},
     {"web"},
     {"operations"},

@@ -21,8 +21,8 @@ RECONCILERS = ("posting", "state")
 # touches, for the audit).  A column's role: "session" (the login reply's session id), "record" (the
 # id of the record a write created or changed, in its status reply).
 PROCEDURE_ROLES = ("login", "probe")
-ARGUMENT_ROLES = ("login", "password", "subscriber")
-COLUMN_ROLES = ("session", "record")
+ARGUMENT_ROLES = ("login", "password", "subscriber", "name")
+COLUMN_ROLES = ("session", "record", "name")
 
 
 @dataclass(frozen=True)

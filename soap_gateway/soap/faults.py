@@ -45,6 +45,7 @@ FAULTS: dict[type[errors.GatewayError], str] = {
     errors.InvalidValue: "Client.InvalidArgument",
     errors.Duplicate: "Client.Duplicate",
     errors.NotPermitted: "Client.NotPermitted",
+    errors.BillingRefused: "Client.BillingRefused",
     errors.BillingError: "Server.BillingError",
     errors.BillingUnavailable: "Server.BillingUnavailable",
     errors.OutcomeUnknown: "Server.OutcomeUnknown",
