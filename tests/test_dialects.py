@@ -78,7 +78,7 @@ def test_check_finds_the_settings_and_the_core_scenario_works_with_them(
             assert gw.service.CLN_USR_GET(SELECT_ID=101).BALANCE - before == Decimal("12.34")
             (mine,) = gw.service.CLN_FIN_OPER(USER_ID=101, DATEL=when - dt.timedelta(minutes=1),
                                               DATEH=when + dt.timedelta(minutes=1))
-            assert mine.ID == posted.ID and mine.SUMMA == Decimal("12.34") and mine.DESCR.startswith("Оплата")
+            assert mine.ID == posted.ID and mine.SUMMA == Decimal("12.34") and "Оплата через кассу" in mine.DESCR
             assert len(gw.service.CLN_FIN_OPER(USER_ID=101)) >= 4
             fault = fault_of(lambda: gw.service.CLN_USR_GET(SELECT_ID=999999))
             assert fault.code.endswith("Client.NotFound") and detail_code(fault) == "NOT_FOUND"
