@@ -79,7 +79,7 @@ def statement(earlier: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]
         elif f"e{i}" in earlier:
             add(dict(earlier[f"e{i}"]), "already_posted")
         elif kind == 9 and i < 100:
-            add(line(key(), user=999999, summa=amount), "BILLING_ERROR")
+            add(line(key(), user=999999, summa=amount), "NOT_FOUND")  # an unknown subscriber: Client.NotFound
         else:
             add(line(key(), user=user, summa=amount), "posted")
     return lines, expected
@@ -129,7 +129,7 @@ def test_a_1000_line_statement_tells_every_line_the_billings_truth(gw: Any, bill
     assert len({r.BATCH_ID for r in results}) == 1
     posted = sum(1 for r in results if r.STATUS == "posted")
     assert commits(billing) - committed == posted  # one commit per posted line, nothing else
-    assert calls(billing, "CLN_FIN_OPER_ADD") - sent_before == posted + expected.count("BILLING_ERROR")
+    assert calls(billing, "CLN_FIN_OPER_ADD") - sent_before == posted + expected.count("NOT_FOUND")
     single = {"USER_ID": 1001, "OP_DATE": lines[0]["OP_DATE"], "SUMMA": Decimal("-5.00"), "DESCR": "x"}
     refusal = fault_of(lambda: gw.service.CLN_FIN_OPER_ADD(**single, IDEMPOTENCY_KEY=key()))
     negative = next(r for r, sent in zip(results, lines) if sent["SUMMA"] == "-5.00")
