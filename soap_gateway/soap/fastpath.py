@@ -12,7 +12,8 @@ tests/test_fast_path.py holds it to Spyne's path, request by request.
 
 Each operation is compiled once at start: its element's tag, its arguments'
 tags and converters, whether it takes the session header, its writer.  An
-operation it does not compile (the generic EXECUTE) is answered by Spyne.
+operation it does not compile (the generic EXECUTE, and the accounting
+operations, whose inputs are arrays of complex lines) is answered by Spyne.
 """
 
 from __future__ import annotations
@@ -217,7 +218,7 @@ class FastPath:
         if body is None:  # the guard lets no such envelope through; Spyne answers what is left
             return None
         compiled = self.by_tag.get(body.tag)
-        if compiled is None:  # EXECUTE, or no operation of ours: Spyne's answer, whatever it is
+        if compiled is None:  # EXECUTE, accounting, or none of ours: Spyne's answer, whatever it is
             return None
         call.operation = compiled.name
         try:
