@@ -8,6 +8,7 @@ while a new one starts.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,24 @@ def _worker(master: int) -> int:
     return int(child)
 
 
-def _served_workers(billing_settings: Any, tmp_path: Path, server_settings: str, requests_sent: int) -> set[int]:
-    """Serve with ``server_settings`` (one worker), send SOAP calls one by one, return every worker pid seen."""
+def _next_worker(master: int, seen: set[int]) -> int:
+    """The worker that replaced those seen: gunicorn lets the old one finish while the new one boots."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            pid = _worker(master)
+        except ValueError:  # none, or the old and the new side by side
+            pid = 0
+        if pid and pid not in seen:
+            return pid
+        time.sleep(0.05)
+    raise AssertionError(f"no new worker within 60 s (seen {sorted(seen)})")
+
+
+def _served_workers(billing_settings: Any, tmp_path: Path, server_settings: str, requests_sent: int,
+                    replaced_each_time: bool = False) -> set[int]:
+    """Serve with ``server_settings`` (one worker), send SOAP calls one by one, return every worker pid seen;
+    with ``replaced_each_time``, wait after every call for the worker that replaces the one that served it."""
     port = free_port()
     b = billing_settings
     config = tmp_path / "gateway.toml"
@@ -52,6 +69,9 @@ mode = "none"
             response = requests.post(f"http://127.0.0.1:{port}/soap", data=ENVELOPE.encode(), timeout=60,
                                      headers={"Content-Type": "text/xml; charset=utf-8", "Connection": "close"})
             assert response.status_code == 200 and "Казань" in response.content.decode()
+            if replaced_each_time:
+                seen.add(_next_worker(master.pid, seen))
+                continue
             try:
                 seen.add(_worker(master.pid))
             except ValueError:  # between the old worker's exit and the new one's start
@@ -66,4 +86,4 @@ def test_a_worker_is_replaced_after_max_requests(billing_settings: Any, tmp_path
 
 def test_a_worker_past_the_memory_ceiling_is_replaced(billing_settings: Any, tmp_path: Path) -> None:
     # every worker holds more than 1 MiB, so each is replaced after its first call, which still succeeds
-    assert len(_served_workers(billing_settings, tmp_path, "max_worker_memory_mib = 1", 3)) >= 3
+    assert len(_served_workers(billing_settings, tmp_path, "max_worker_memory_mib = 1", 3, replaced_each_time=True)) == 4
