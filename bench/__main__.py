@@ -115,9 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     notes = HERE / "ANALYSIS.md"
     analysis = notes.read_text(encoding="utf-8") if notes.exists() and not args.smoke else ""
     text = report.results_md(machine, found, detail, analysis)
-    from .hostile import keep_section  # its own run (python -m bench.hostile) writes that section
-    text = soak.keep_section(out, keep_section(out, text))  # python -m bench soak's section
-    out.write_text(batch.carried(out, text), encoding="utf-8")  # and python -m bench.batch's
+    from . import hostile  # python -m bench.hostile, python -m bench soak and python -m bench.batch write their own
+    for section in (hostile.REPORT, soak.REPORT, batch.REPORT):
+        text = section.carry(out, text)
+    out.write_text(text, encoding="utf-8")
     print(f"written: {out}")
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)

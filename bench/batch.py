@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import procs, stack
+from .sections import Section
 from .calls import SoapClient, envelope
 
 HERE = Path(__file__).resolve().parent
 HEADING = "## Accounting: a bank statement in one call"
-BEGIN, END = "<!-- accounting-batch -->", "<!-- /accounting-batch -->"  # the section's bounds in the report
+REPORT = Section("accounting-batch")  # its section in the report
 OP_DATE = "2026-03-02T10:00:00"
 
 
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     single, batched = statistics.median(singles), statistics.median(batches)
     section = _section(plan, single, batched, singles, batches, seconds_large, growth, started, load_before)
     print(section)
-    _splice(out, section)
+    REPORT.write(out, REPORT.mark(section))
     print(f"written: {out}")
     shutil.rmtree(workdir, ignore_errors=True)
     if broken:
@@ -175,25 +176,6 @@ one N-line `GatewayPostPayments`; medians. Load average before: {' / '.join(map(
 - The {plan.large:,}-line batch took {large_seconds:.1f} s; the growth is the worker's VmHWM after it
   minus its resident size before (Spyne parses the whole request; the reply streams line by line).
 """
-
-
-def carried(out: Path, report: str) -> str:
-    """``report`` (the main benchmark's) with this benchmark's section of ``out`` kept, if it has one."""
-    old = out.read_text(encoding="utf-8") if out.exists() else ""
-    if BEGIN not in old or END not in old:
-        return report
-    return report.rstrip("\n") + "\n\n" + old[old.index(BEGIN):old.index(END) + len(END)] + "\n"
-
-
-def _splice(out: Path, section: str) -> None:
-    """Replace this benchmark's section of the report (or append it), leaving the rest as it is."""
-    text = out.read_text(encoding="utf-8") if out.exists() else ""
-    section = f"{BEGIN}\n{section.rstrip()}\n{END}\n"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
-    else:
-        text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + section
-    out.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

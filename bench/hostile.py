@@ -25,13 +25,15 @@ import urllib.request
 from pathlib import Path
 
 from . import procs, stack
+from .sections import Section
 
 HERE = Path(__file__).resolve().parent
 PARALLEL = 8
 PASSES = 2
 NAME_REQUESTS = 200
 MIB = 1 << 20
-BEGIN, END = "<!-- hostile-memory -->", "<!-- /hostile-memory -->"
+REPORT = Section("hostile-memory")
+BEGIN, END = REPORT.begin, REPORT.end
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 TNS = "urn:soap-gateway:billing"
 
@@ -151,23 +153,6 @@ def render(rows: list[tuple[str, int, dict[str, object]]], idle: int, after: lis
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
-
-
-def keep_section(path: Path, text: str) -> str:
-    """``text`` with the hostile-memory section ``path`` already holds, for ``python -m bench``'s rewrite."""
-    previous = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN not in previous or END not in previous:
-        return text
-    return text.rstrip("\n") + "\n\n" + previous[previous.index(BEGIN):previous.index(END) + len(END)] + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="batches of 8 per document (default 3)")
@@ -209,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     section = render(rows, idle, after, settled, args.rounds, args.passes, started, names)
     print(section)
-    write_section(args.out, section)
+    REPORT.write(args.out, section)
     print(f"written: {args.out}")
     return 0
 

@@ -47,6 +47,7 @@ from soap_gateway.journal import open_journal
 from soap_gateway.journal.model import Who
 
 from . import stack
+from .sections import Section
 from .calls import mtls_session
 
 HERE = Path(__file__).resolve().parent
@@ -64,7 +65,8 @@ FAULTS = [
     {"fault": "http_error", "proc": "CLN_FIN_OPER_ADD", "rate": 0.02, "status": 502},
     {"fault": "http_error", "proc": "CLN_FIN_OPER", "rate": 0.02, "status": 503},
 ]
-BEGIN, END = "<!-- soak -->", "<!-- /soak -->"
+REPORT = Section("soak")
+BEGIN, END = REPORT.begin, REPORT.end
 SECTION = "## Soak (python -m bench soak)"
 
 
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     result.write_table(workdir / "soak-keys.csv")
     text = result.report()
     print(text)
-    _write_section(args.out, text)
+    REPORT.write(args.out, text)
     print(f"written: {args.out}" + (f"; per-key table {workdir / 'soak-keys.csv'}" if args.keep else ""))
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -330,21 +332,3 @@ def _service(url: str, timeout: float) -> Any:
 def _operations(client: BillingClient, user: int) -> list[tuple[int, str, Decimal]]:
     return [(int(r.get("ID")), str(r.get("DESCR") or ""), r.get("SUMMA"))
             for r in client.call("CLN_FIN_OPER", {"USER_ID": user})]
-
-
-def _write_section(path: Path, section: str) -> None:
-    """Put the soak's section into the report, replacing an earlier one and keeping the rest."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
-
-
-def keep_section(path: Path, text: str) -> str:
-    """``text`` with the soak section ``path`` already holds, for ``python -m bench``'s rewrite."""
-    previous = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN not in previous or END not in previous:
-        return text
-    return text.rstrip("\n") + "\n\n" + previous[previous.index(BEGIN):previous.index(END) + len(END)] + "\n"
