@@ -12,7 +12,7 @@ import dataclasses
 import time
 from typing import Any, Callable, Mapping
 
-from .backend import BillingClient, Credentials, Row, RowStream
+from .backend import BillingClient, Credentials, PreparedCall, Row, RowStream
 from .config import JournalSettings, Settings
 from .errors import AuthenticationFailed, BillingError, ConfigurationError, PermissionDenied
 from .journal import open_journal
@@ -87,9 +87,9 @@ class Gateway:
             self.sessions.check(suid, caller, name)
         if proc.writes and self.writes is not None:
             who = Who(who_called(caller, credentials, suid), correlation_id, scope="" if self.shared_keys else caller)
-            def post(a: Mapping[str, Any]) -> list[Row]:
-                return self.client.call(name, a, suid=suid, credentials=credentials, cashier=_name(principal))
-            rows = self.writes.run(proc, args, post, idempotency_key, who, decided)
+            def post(call: PreparedCall) -> list[Row]:
+                return self.client.send(call, suid=suid, credentials=credentials, cashier=_name(principal))
+            rows = self.writes.run(self.client.prepare(proc, args), post, idempotency_key, who, decided)
         elif idempotency_key:
             raise ConfigurationError("no write journal is configured, so an idempotency key cannot be honoured")
         else:

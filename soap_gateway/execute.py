@@ -10,9 +10,9 @@ before it is sent and after.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
-from .backend import BillingClient, Credentials, Row
+from .backend import BillingClient, Credentials, PreparedCall, Row
 from .catalogue import Argument, Catalogue, Procedure
 from .catalogue.types import parse_type
 from .errors import ConfigurationError, InvalidArgument, PermissionDenied
@@ -58,8 +58,8 @@ class Executor:
         client = self.client
         assert client is not None
 
-        def send(values: Mapping[str, Any]) -> list[Row]:
-            return client.call_procedure(proc, values, credentials=credentials)
+        def send(call: PreparedCall) -> list[Row]:
+            return client.send(call, credentials=credentials)
 
         who = Who(who_called(caller, credentials, None), correlation_id)
-        return self.writes.audited(proc, values, send, who, note=f"via {OPERATION}")
+        return self.writes.audited(client.prepare(proc, values), send, who, note=f"via {OPERATION}")

@@ -15,7 +15,8 @@ from soap_gateway.catalogue.model import RECONCILERS
 from soap_gateway.config import Settings, default_journal_path
 from soap_gateway.errors import BillingError, BillingUnavailable, CircuitOpen, ConfigurationError
 from soap_gateway.journal.marker import LENGTH, RESERVED, carries, marker_for, with_marker
-from soap_gateway.journal.model import dump_rows, fingerprint, load_rows
+from soap_gateway.journal.model import dump_rows, load_rows
+from soap_gateway.backend.prepared import fingerprint
 from soap_gateway.journal.reconcile import STRATEGIES
 
 WRITE = '''[P]

@@ -2,6 +2,7 @@
 
 from .client import BillingClient, Credentials
 from .codec import Row
+from .prepared import PreparedCall
 from .stream import RowStream
 
-__all__ = ["BillingClient", "Credentials", "Row", "RowStream"]
+__all__ = ["BillingClient", "Credentials", "PreparedCall", "Row", "RowStream"]

@@ -1,4 +1,4 @@
-"""BillingClient.call(name, args): validate, encode, send with a SUID, decode.
+"""BillingClient.call(name, args): prepare (validate, encode), send with a SUID, decode.
 
 Knows nothing of SOAP.  Reads are retried a bounded number of times on
 transport failures (never on a reply that could not be decoded: the billing
@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 from zoneinfo import ZoneInfo
 
 from ..catalogue import Catalogue, Procedure, WireFormat, load_catalogue
@@ -30,6 +30,7 @@ from ..errors import (AuthenticationFailed, BillingError, BillingUnavailable, Ci
 from ..ops import metrics
 from . import codec, dirty
 from .breaker import CircuitBreaker
+from .prepared import PreparedCall
 from .session import SessionManager
 from .stream import RowStream, log_billing_call
 from .transport import Transport
@@ -104,34 +105,50 @@ class BillingClient:
         """The circuit breaker's state: "closed", "open" or "half_open" (a probe may go out)."""
         return self.breaker.state()
 
-    def validate(self, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
-        """``args`` checked against the catalogue and made canonical (raises InvalidArgument)."""
-        return codec.validate_args(self.procedure(name), args, self.settings.charset)
+    def prepare(self, proc: Procedure | str, args: Mapping[str, Any] | None = None) -> PreparedCall:
+        """``args`` checked against the procedure (raises InvalidArgument) and encoded; nothing is sent.
 
-    def encode(self, name: str, args: Mapping[str, Any]) -> list[str]:
-        """The positional arguments ``args`` would be sent as (validated; nothing is sent)."""
-        proc = self.procedure(name)
-        return codec.encode_args(proc, codec.validate_args(proc, args, self.settings.charset), self.wire)
+        ``proc``: a catalogue name, or a procedure described outside the catalogue (the generic EXECUTE).
+        """
+        proc = self.procedure(proc) if isinstance(proc, str) else proc
+        clean = codec.validate_args(proc, args or {}, self.settings.charset)
+        return PreparedCall(proc, clean, tuple(codec.encode_args(proc, clean, self.wire)))
+
+    def amend(self, call: PreparedCall, changes: Mapping[str, Any]) -> PreparedCall:
+        """``call`` with the arguments in ``changes`` replaced; only those are checked and encoded again."""
+        proc = call.proc
+        # the same checks as ``prepare``, on the changed arguments alone
+        changed = dataclasses.replace(proc, args=tuple(a for a in proc.args if a.name in changes))
+        clean = codec.validate_args(changed, changes, self.settings.charset)
+        args = {k: v for k, v in call.args.items() if k not in changes} | clean
+        wire = dict(zip((a.name for a in changed.args), codec.encode_args(changed, clean, self.wire)))
+        return PreparedCall(proc, args, tuple(wire.get(a.name, v) for a, v in zip(proc.args, call.positional)))
 
     def call(self, name: str, args: Mapping[str, Any] | None = None, *, credentials: Credentials | None = None,
              suid: str | None = None, cashier: str | None = None) -> list[codec.Row]:
         """Run one procedure; ``suid`` uses a caller's own billing session as is; ``cashier`` names the
         caller, whose own certificate is used if one is configured."""
-        return self.call_procedure(self.procedure(name), args, credentials=credentials, suid=suid, cashier=cashier)
+        return self.send(self.prepare(name, args), credentials=credentials, suid=suid, cashier=cashier)
 
     def call_procedure(self, proc: Procedure, args: Mapping[str, Any] | None = None, *,
                        credentials: Credentials | None = None, suid: str | None = None,
                        cashier: str | None = None) -> list[codec.Row]:
-        """Run a procedure described outside the catalogue (the generic EXECUTE).
+        """Run a procedure described outside the catalogue (the generic EXECUTE)."""
+        return self.send(self.prepare(proc, args), credentials=credentials, suid=suid, cashier=cashier)
+
+    def send(self, call: PreparedCall, *, credentials: Credentials | None = None, suid: str | None = None,
+             cashier: str | None = None) -> list[codec.Row]:
+        """Send a prepared call as it is and read the whole reply.
 
         A read of one record (result = "row") whose reply has no row, or only nil columns, is NotFound:
         the billing does not know the id asked for (CLN_USR_GET answers an unknown id so).
         """
-        rows = self._run(proc, args, credentials, suid, _read_all, cashier)
+        proc = call.proc
+        rows = self._run(call, credentials, suid, _read_all, cashier)
         if proc.mode == "read" and proc.result == "row" and not any(
                 row.unreadable or any(v is not None for v in row.values.values()) for row in rows):
             raise NotFound(procedure=proc.name, billing_message="the billing answered no record for "
-                           + ", ".join(f"{k}={v}" for k, v in (args or {}).items()))
+                           + ", ".join(f"{k}={v}" for k, v in call.args.items()))
         return rows
 
     def stream(self, name: str, args: Mapping[str, Any] | None = None, *, credentials: Credentials | None = None,
@@ -142,18 +159,17 @@ class BillingClient:
         session) is retried and renewed exactly as in ``call``; a failure after it ends the
         iteration with the error.
         """
-        return self._run(self.procedure(name), args, credentials, suid, RowStream.peek, cashier)
+        return self._run(self.prepare(name, args), credentials, suid, RowStream.peek, cashier)
 
     def certificate_of(self, cashier: str | None) -> str | None:
         """The name of the cashier's own certificate, or None: the gateway's."""
         return cashier if cashier is not None and cashier in self.transports else None
 
-    def _run(self, proc: Procedure, args: Mapping[str, Any] | None, credentials: Credentials | None,
-             suid: str | None, finish: Callable[[RowStream], Result], cashier: str | None = None) -> Result:
+    def _run(self, call: PreparedCall, credentials: Credentials | None, suid: str | None,
+             finish: Callable[[RowStream], Result], cashier: str | None = None) -> Result:
         cert = self.certificate_of(cashier)
         transport = self.transports[cert] if cert is not None else self.transport
-        clean = codec.validate_args(proc, args or {}, self.settings.charset)
-        positional = codec.encode_args(proc, clean, self.wire)
+        proc, positional = call.proc, call.positional
         build_query = functools.partial(codec.build_query, encoding=self.settings.arg_charset,
                                         command="select" if proc.name in self.selected else "execute")
 
@@ -224,7 +240,7 @@ class BillingClient:
         for transport in self.transports.values():
             transport.close()
 
-    def _call_in_session(self, proc: Procedure, positional: list[str], account: Credentials,
+    def _call_in_session(self, proc: Procedure, positional: Sequence[str], account: Credentials,
                          send: Callable[[str], Result], build_query: Callable[..., str],
                          cert: str | None = None) -> Result:
         manager = self.session(account, cert)

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import replace
 from typing import Any, Callable, Mapping
 
-from ..backend import BillingClient, Row
+from ..backend import BillingClient, PreparedCall, Row
 from ..catalogue import Procedure
 from ..config import JournalSettings, write_budget
 from ..errors import (AuthenticationFailed, BillingError, BillingUnavailable, ConfigurationError, GatewayError,
@@ -27,12 +27,12 @@ from ..errors import (AuthenticationFailed, BillingError, BillingUnavailable, Co
 from .calibration import Calibration
 from .marker import marker_for, with_marker
 from .model import (ALARM, DONE, FAILED, PENDING, UNKNOWN, AuditRecord, Decision, Entry, Subject, Who, dump_rows,
-                    fingerprint, load_rows)
+                    load_rows)
 from .reconcile import STRATEGIES, Verdict
 from .store import SqlJournal
 
 log = logging.getLogger("soap_gateway.journal")
-Send = Callable[[Mapping[str, Any]], list[Row]]
+Send = Callable[[PreparedCall], list[Row]]
 
 
 class WriteGuard:
@@ -50,28 +50,28 @@ class WriteGuard:
                 raise ConfigurationError(f"journal.evidence = \"number\": the lookup of {proc.name} declares no "
                                          "number (a [<procedure>.lookup] number = {{ argument, column }})")
 
-    def run(self, proc: Procedure, args: Mapping[str, Any], send: Send, key: str | None, who: Who,
+    def run(self, call: PreparedCall, send: Send, key: str | None, who: Who,
             decided: Callable[[str], None] | None = None) -> list[Row]:
-        """The write's rows; ``decided`` is told what the journal made of the key ("post", "replay",
+        """The write's rows; ``send`` sends a prepared call as it is: ``call``, or ``call`` with the
+        marker put in.  ``decided`` is told what the journal made of the key ("post", "replay",
         "reconcile"), and "post" again when a reconciliation ends in posting after all."""
+        proc, args = call.proc, call.args
         if not proc.idempotent:
             if key:
                 raise InvalidArgument(proc.name, [("IDEMPOTENCY_KEY", "this operation takes no idempotency key")])
-            return self.audited(proc, args, send, who)
+            return self.audited(call, send, who)
         # Without a key the write still gets a marker, so a lost answer can be
         # reconciled in this request; only the caller's key makes retries safe.
         key = key or f"gw-{uuid.uuid4().hex}"
         marker = marker_for(self.journal.secret(), who.scope, key)
-        args = self.client.validate(proc.name, args)
         by_number = self.by_number and proc.reconcile == "posting"
         if by_number and args.get(proc.lookup.number) is None:  # type: ignore[union-attr]
             raise InvalidArgument(proc.name, [(proc.lookup.number, "required: a lost payment is found by its "  # type: ignore[union-attr]
                                                "document number (journal.evidence = \"number\")")])
         marked = proc.marker and not by_number
-        outgoing = dict(args, **{proc.marker: with_marker(args.get(proc.marker), marker)}) if marked else args
-        self.client.encode(proc.name, outgoing)  # the marked arguments must fit, before anything is journaled
-        payload = fingerprint(proc.name, self.client.encode(proc.name, args))
-        decision = self._claim(key, payload, marker, _subject(proc, args), who)
+        # the marked argument must fit before anything is journaled; the payload is the caller's, unmarked
+        outgoing = self.client.amend(call, {proc.marker: with_marker(args.get(proc.marker), marker)}) if marked else call
+        decision = self._claim(key, call.fingerprint, marker, _subject(proc, args), who)
         entry = decision.entry
         if decided is not None:
             decided(decision.action)
@@ -110,7 +110,7 @@ class WriteGuard:
                                      "still in progress; retry later with the same key")
             time.sleep(random.uniform(0.05, 0.2))
 
-    def _post(self, proc: Procedure, args: Mapping[str, Any], outgoing: Mapping[str, Any], send: Send,
+    def _post(self, proc: Procedure, args: Mapping[str, Any], outgoing: PreparedCall, send: Send,
               decision: Decision, who: Who) -> list[Row]:
         entry, token = decision.entry, decision.token
         strategy = STRATEGIES.get(proc.reconcile)
@@ -156,7 +156,7 @@ class WriteGuard:
         self._finish(entry, token, UNKNOWN, who, reason=f"{cause}; {reason}")
         raise OutcomeUnknown(procedure=proc.name, detail=f"{reason}; retry later with the same key")
 
-    def _reconcile(self, proc: Procedure, args: Mapping[str, Any], outgoing: Mapping[str, Any], send: Send,
+    def _reconcile(self, proc: Procedure, args: Mapping[str, Any], outgoing: PreparedCall, send: Send,
                    decision: Decision, who: Who, decided: Callable[[str], None] | None) -> list[Row]:
         """A key left unknown (or abandoned): find out before anything is posted."""
         entry, token = decision.entry, decision.token
@@ -219,9 +219,10 @@ class WriteGuard:
             # runs out, after which the next request reconciles it.
             log.exception("journal key=%s could not be settled as %s", entry.key, state)
 
-    def audited(self, proc: Procedure, args: Mapping[str, Any], send: Send, who: Who, note: str = "") -> list[Row]:
+    def audited(self, call: PreparedCall, send: Send, who: Who, note: str = "") -> list[Row]:
         """A write without idempotency: audited before and after, sent once; ``note`` starts each detail."""
-        subject = _subject(proc, args)
+        proc = call.proc
+        subject = _subject(proc, call.args)
 
         def record(outcome: str, detail: str = "") -> AuditRecord:
             text = "; ".join(t for t in (note, detail) if t)
@@ -231,7 +232,7 @@ class WriteGuard:
 
         self.journal.audit(record(PENDING))  # no audit, no write
         try:
-            rows = send(args)
+            rows = send(call)
         except GatewayError as exc:
             self._audit_quietly(record(UNKNOWN if _may_have_run(exc) else FAILED, str(exc)))
             raise

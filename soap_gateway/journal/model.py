@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal
@@ -99,11 +98,6 @@ class AuditRecord:
     correlation_id: str = ""
     instance: str = ""
     id: int | None = None
-
-
-def fingerprint(procedure: str, positional: list[str]) -> str:
-    """The payload's identity: the procedure and its arguments exactly as the billing would get them."""
-    return hashlib.sha256(json.dumps([procedure, positional], ensure_ascii=False).encode()).hexdigest()
 
 
 def dump_rows(rows: list[Row]) -> str:
