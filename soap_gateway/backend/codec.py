@@ -191,6 +191,7 @@ def decode_rows(
     # holds rows is a wrapper, never a row itself, even once its (consumed and
     # cleared) rows look like leaves.
     holds_rows: list[bool] = []
+    columns = _columns(proc)
     counters: dict[str, str] = {}
     rows = 0
     if _declares_doctype(head, encoding):
@@ -220,7 +221,7 @@ def decode_rows(
             elif len(element) and all(len(child) == 0 for child in element) and (
                     holds_rows or not all(_local(child.tag) in COUNTER_TAGS for child in element)):
                 # a row; at the root: a single-row reply with its columns under the root (not just counters)
-                yield _row(proc, element, fmt, skip=COUNTER_TAGS if not holds_rows else frozenset())
+                yield _row(columns, element, fmt, skip=COUNTER_TAGS if not holds_rows else frozenset())
                 rows += 1
                 if holds_rows:
                     holds_rows[-1] = True
@@ -266,18 +267,51 @@ def decode_reply(proc: Procedure, source: bytes | Readable, **kwargs: Any) -> li
     return list(decode_rows(proc, source, **kwargs))
 
 
-def _row(proc: Procedure, element: etree._Element, fmt: WireFormat, skip: frozenset[str] = frozenset()) -> Row:
-    row = Row({c.name: None for c in proc.columns})
+class _Columns:
+    """A procedure's columns by the tags a reply names them with (as they come: any case, any prefix)."""
+
+    def __init__(self, proc: Procedure) -> None:
+        self.proc = proc
+        self.names = tuple(c.name for c in proc.columns)
+        self.by_tag: dict[Any, tuple[str, Any]] = {}
+
+    def lookup(self, tag: Any) -> tuple[str, Any]:
+        """(the tag's lower-case local name, its column or None)."""
+        found = self.by_tag.get(tag)
+        if found is None:
+            local = _local(tag)
+            found = (local, self.proc.column(local))
+            if len(self.by_tag) < 1_000:  # bounded: a hostile reply could invent endless names
+                self.by_tag[tag] = found
+        return found
+
+
+_COLUMNS: dict[str, _Columns] = {}
+
+
+def _columns(proc: Procedure) -> _Columns:
+    """The tag lookup of ``proc``, kept per procedure (a redefined procedure gets a new one)."""
+    found = _COLUMNS.get(proc.name)
+    if found is None or found.proc is not proc:
+        found = _Columns(proc)
+        if len(_COLUMNS) < 1_000:  # EXECUTE describes procedures of any name
+            _COLUMNS[proc.name] = found
+    return found
+
+
+def _row(columns: _Columns, element: etree._Element, fmt: WireFormat, skip: frozenset[str] = frozenset()) -> Row:
+    values: dict[str, Any] = dict.fromkeys(columns.names)
+    row = Row(values)
+    by_tag, lookup = columns.by_tag, columns.lookup
     for child in element:
-        tag = _local(child.tag)
+        tag, column = by_tag.get(child.tag) or lookup(child.tag)
         text = child.text or ""
-        column = proc.column(tag)
         if column is None:
             if tag not in skip:  # the counters of a single-row reply that keeps its columns under the root
                 row.extra[tag] = text
         elif text.strip():
             try:
-                row.values[column.name] = column.type.from_wire(text, fmt)
+                values[column.name] = column.type.from_wire(text, fmt)
             except (ValueError, ArithmeticError):
                 row.extra[column.name] = text
                 row.unreadable.append(column.name)
