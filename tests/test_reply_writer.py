@@ -29,7 +29,7 @@ from soap_gateway.operations import OutputConverter, Reply
 from soap_gateway.soap.accounting import PaymentResults
 from soap_gateway.soap.models import TNS
 from soap_gateway.soap.services import result_type
-from soap_gateway.soap.writer import StreamingSoap11
+from soap_gateway.soap.writer import StreamingSoap11, escape
 
 CATALOGUE = load_catalogue()
 ZONE = ZoneInfo("Asia/Yekaterinburg")
@@ -166,3 +166,19 @@ def test_a_long_list_comes_in_pieces_and_closes_its_source() -> None:
     assert len(pieces) > 5 and closed == ["Abandoned"]  # the writer never knows the rows ran out
     document = etree.fromstring(b"".join(pieces))
     assert len(document[0][0][0]) == 5000
+
+
+@pytest.mark.parametrize("text", [TRICKY, "a]]>b", "\t\n\r", "", "x" * 1000 + "&"])
+def test_text_is_escaped_as_lxml_escapes_it(text: str) -> None:
+    element = etree.Element("a")
+    element.text = text
+    assert f"<a>{escape(text)}</a>".encode() == etree.tostring(element, encoding="UTF-8").split(b"?>\n", 1)[-1]
+
+
+@pytest.mark.parametrize("text", ["\x00", "a\x01b", "\x1f"])
+def test_text_lxml_refuses_is_refused(text: str) -> None:
+    with pytest.raises(ValueError) as ours:
+        escape(text)
+    with pytest.raises(ValueError) as lxmls:
+        etree.Element("a").text = text
+    assert str(ours.value) == str(lxmls.value)
