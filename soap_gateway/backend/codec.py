@@ -32,6 +32,7 @@ ERROR_TAGS = frozenset({"error", "exception", "err", "errmsg", "error_message"})
 # Reply counters some installations add under the root (the vendor's own client reads them):
 # errors > 0 is an error reply, and rows must equal the rows received.
 COUNTER_TAGS = frozenset({"errors", "rows"})
+_HOLDS_ROWS, _HOLDS_BRANCHES = 1, 2
 Classes = Sequence[tuple[type[BillingRefused], re.Pattern[str]]]
 _XML_ILLEGAL_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))
 _DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
@@ -187,10 +188,11 @@ def decode_rows(
     encoding = sniff_encoding(head, http_charset)
     if encoding:
         parser_args["encoding"] = encoding
-    # One flag per open element: did a row turn up inside it?  An element that
-    # holds rows is a wrapper, never a row itself, even once its (consumed and
-    # cleared) rows look like leaves.
-    holds_rows: list[bool] = []
+    # Flags per open element: did a row turn up inside it (an element that holds
+    # rows is a wrapper, never a row itself, even once its consumed and cleared
+    # rows look like leaves), did an element with children end inside it (so it
+    # is no row either).
+    holds_rows: list[int] = []
     columns = _columns(proc)
     counters: dict[str, str] = {}
     rows = 0
@@ -204,28 +206,31 @@ def decode_rows(
                         raise MalformedReply(detail="the reply carries a DOCTYPE, which is refused", sent=True)
                     if _local(element.tag) == "html":
                         raise MalformedReply(detail="the reply is an HTML page, not the billing's XML", sent=True)
-                holds_rows.append(False)
+                holds_rows.append(0)
                 continue
-            wrapper = holds_rows.pop()
+            flags = holds_rows.pop()
             tag = _local(element.tag)
             if tag in ERROR_TAGS:
                 message = " ".join(t.strip() for t in element.itertext() if t.strip())
                 if message:
                     raise _billing_error(proc.name, message, expired_patterns, classes)
-            if len(holds_rows) == 1 and tag in COUNTER_TAGS and not len(element) and proc.column(tag) is None:
-                counters[tag] = (element.text or "").strip()  # checked at the end: the message may follow
+            if not len(element):  # a leaf: a column, or a counter under the root
+                if len(holds_rows) == 1 and tag in COUNTER_TAGS and proc.column(tag) is None:
+                    counters[tag] = (element.text or "").strip()  # checked at the end: the message may follow
                 continue
-            if wrapper:
+            if flags & _HOLDS_ROWS:
                 if holds_rows:
-                    holds_rows[-1] = True
-            elif len(element) and all(len(child) == 0 for child in element) and (
+                    holds_rows[-1] |= _HOLDS_ROWS | _HOLDS_BRANCHES
+            elif not flags & _HOLDS_BRANCHES and (
                     holds_rows or not all(_local(child.tag) in COUNTER_TAGS for child in element)):
                 # a row; at the root: a single-row reply with its columns under the root (not just counters)
                 yield _row(columns, element, fmt, skip=COUNTER_TAGS if not holds_rows else frozenset())
                 rows += 1
                 if holds_rows:
-                    holds_rows[-1] = True
+                    holds_rows[-1] |= _HOLDS_ROWS | _HOLDS_BRANCHES
                     _free(element)
+            elif holds_rows:
+                holds_rows[-1] |= _HOLDS_BRANCHES
     except etree.XMLSyntaxError as exc:
         raise MalformedReply(detail=f"not well-formed XML ({exc.msg})", sent=True,
                              excerpt=head[:120].decode("latin-1", "replace")) from None
