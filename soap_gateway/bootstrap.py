@@ -116,9 +116,18 @@ def memory_ceiling(mib: int) -> Callable[..., None]:
     return check
 
 
+_STATM: dict[int, int] = {}  # process id -> its open /proc/<pid>/statm: read after every request
+
+
 def _resident_bytes() -> int:
-    with open("/proc/self/statm", "rb") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    pid = os.getpid()
+    fd = _STATM.get(pid)
+    if fd is None:
+        fd = _STATM[pid] = os.open(f"/proc/{pid}/statm", os.O_RDONLY | os.O_CLOEXEC)
+    return int(os.pread(fd, 128, 0).split()[1]) * _PAGE
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def on_starting(server: Any) -> None:

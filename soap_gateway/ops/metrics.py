@@ -70,8 +70,14 @@ def count_unreadable(procedure: str, column: str) -> None:
     UNREADABLE.labels(procedure, column).inc()
 
 
+_circuit_shown: list[str] = []  # the state last set in this process: most requests leave it as it was
+
+
 def set_circuit_state(state: str) -> None:
     current = str(state).lower().replace("_", "-")
+    if _circuit_shown == [current]:
+        return
+    _circuit_shown[:] = [current]
     for name in CIRCUIT_STATES:
         CIRCUIT.labels(name).set(1 if name == current else 0)
 
