@@ -10,6 +10,7 @@ fault codes and error class names only: never a caller's value, never a secret.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest, multiprocess)
@@ -49,13 +50,31 @@ UNRESOLVED_AGE = Gauge("soap_gateway_journal_unresolved_oldest_seconds", "Age of
                        "outcome, from its attempt (0: none)", multiprocess_mode="mostrecent")
 
 
+_CHILDREN: dict[tuple[Any, ...], Any] = {}
+
+
+def _series(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, kept: every request would otherwise look its series up again."""
+    key = (metric, *labels)
+    series = _CHILDREN.get(key)
+    if series is None:
+        series = metric.labels(*labels)
+        if len(_CHILDREN) < 10_000:  # the label values are catalogue names and fault codes: few
+            _CHILDREN[key] = series
+    return series
+
+
 def observe_request(facade: str, operation: str, outcome: str, seconds: float) -> None:
-    REQUESTS.labels(facade, operation, outcome).inc()
-    DURATION.labels(facade, operation).observe(seconds)
+    _series(REQUESTS, facade, operation, outcome).inc()
+    _series(DURATION, facade, operation).observe(seconds)
+
+
+def in_flight(facade: str, change: int) -> None:
+    _series(IN_FLIGHT, facade).inc(change)
 
 
 def observe_billing_call(procedure: str, outcome: str, seconds: float) -> None:
-    BILLING_DURATION.labels(procedure, outcome).observe(seconds)
+    _series(BILLING_DURATION, procedure, outcome).observe(seconds)
 
 
 def count_login(ok: bool) -> None:

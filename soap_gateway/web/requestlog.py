@@ -29,7 +29,7 @@ def correlation_id_from(header: str | None) -> str:
 def observed(call: CallContext) -> Iterator[CallContext]:
     """Count the request in flight, then log one line and record its duration and outcome."""
     started = time.perf_counter()
-    metrics.IN_FLIGHT.labels(call.facade).inc()
+    metrics.in_flight(call.facade, 1)
     with correlation(call.correlation_id):
         try:
             yield call
@@ -37,7 +37,7 @@ def observed(call: CallContext) -> Iterator[CallContext]:
             call.outcome = "Server"
             raise
         finally:
-            metrics.IN_FLIGHT.labels(call.facade).dec()
+            metrics.in_flight(call.facade, -1)
             seconds = time.perf_counter() - started
             metrics.observe_request(call.facade, call.operation, call.outcome, seconds)
             status = call.status.partition(" ")[0]
