@@ -115,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     notes = HERE / "ANALYSIS.md"
     analysis = notes.read_text(encoding="utf-8") if notes.exists() and not args.smoke else ""
     text = report.results_md(machine, found, detail, analysis)
-    from . import hostile  # python -m bench.hostile, python -m bench soak and python -m bench.batch write their own
-    for section in (hostile.REPORT, soak.REPORT, batch.REPORT):
+    # python -m bench.hostile, python -m bench soak, python -m bench.batch and python -m bench.profile write their own
+    from . import hostile, profile
+    for section in (profile.REPORT, hostile.REPORT, soak.REPORT, batch.REPORT):
         text = section.carry(out, text)
     out.write_text(text, encoding="utf-8")
     print(f"written: {out}")

@@ -2,9 +2,15 @@
 
     python -m bench.profile small --mode sync --concurrency 8 --seconds 10
     python -m bench.profile large --rows 100000
+    python -m bench.profile small --section      # also write "what is left" into bench/RESULTS.md
 
-Writes py-spy's collapsed stacks to the work directory and prints the functions with the most
-samples, by own time and including callees (py-spy from PyPI: ``pip install -e '.[bench]'``).
+Writes py-spy's collapsed stacks (samples of threads holding the GIL: CPU, not waiting) to the
+work directory and prints where the samples fell: by
+layer of the request's way (each sample counted where its innermost Python frame is, so time in
+lxml's or OpenSSL's C code counts for the Python function that called it), then the functions
+with the most samples, by own time and including callees (py-spy from PyPI:
+``pip install -e '.[bench]'``).  ``--section`` puts the layer table and the heaviest functions
+in bench/RESULTS.md's "profile" section, which ``python -m bench`` carries over.
 """
 
 from __future__ import annotations
@@ -20,6 +26,35 @@ from pathlib import Path
 
 from . import load, scenarios, stack
 from .calls import SoapClient, envelope
+from .sections import Section
+
+REPORT = Section("profile")
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+# Where a sample's innermost frame is, in the order a request goes: (layer, how py-spy's path for it
+# begins: the package's own path, or a library's path below site-packages or the standard library).
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("HTTP server (gunicorn)", ("gunicorn/",)),
+    ("web layer: guards, request checks, request log", ("soap_gateway/web/", "soap_gateway/soap/app.py",
+                                                        "soap_gateway/soap/decoding.py",
+                                                        "soap_gateway/soap/xmlguard.py",
+                                                        "soap_gateway/security/")),
+    ("SOAP request: parse, schema, arguments", ("soap_gateway/soap/fastpath.py", "spyne/")),
+    ("core, operation, journal", ("soap_gateway/core.py", "soap_gateway/operations.py", "soap_gateway/journal/",
+                                  "soap_gateway/execute.py")),
+    ("billing client: session, retries, breaker", ("soap_gateway/backend/client.py",
+                                                   "soap_gateway/backend/stream.py",
+                                                   "soap_gateway/backend/breaker.py",
+                                                   "soap_gateway/backend/session.py",
+                                                   "soap_gateway/backend/transport.py")),
+    ("HTTPS to the billing: requests, urllib3, http.client, ssl", ("requests/", "urllib3/", "http/", "email/",
+                                                                    "ssl.py", "socket.py", "selectors.py")),
+    ("reply decoding: lxml, catalogue types", ("soap_gateway/backend/codec.py", "soap_gateway/backend/dirty.py",
+                                               "soap_gateway/catalogue/")),
+    ("reply writing", ("soap_gateway/soap/writer.py",)),
+    ("logging", ("logging/", "pythonjsonlogger/", "soap_gateway/ops/logs.py")),
+    ("metrics", ("prometheus_client/", "soap_gateway/ops/metrics.py")),
+    ("threads: handing work over, waiting for a lock", ("threading.py", "concurrent/", "queue.py")),
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--section", action="store_true", help="write the profile into bench/RESULTS.md")
     args = parser.parse_args(argv)
     spy = shutil.which("py-spy")
     if spy is None:
@@ -61,13 +97,22 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         gateway.stop()
         emulator.stop()
-    print(summary(output, args.top))
+    table = layer_table(output)
+    print(table + "\n\n" + summary(output, args.top))
     print(f"collapsed stacks: {output}")
+    if args.section:
+        load_text = (f"{args.load} load, gunicorn {args.mode} {args.workers}×{threads}, "
+                     + (f"concurrency {args.concurrency}, {args.seconds:.0f} s" if args.load == "small"
+                        else f"{args.rows:,} rows"))
+        REPORT.write(RESULTS, REPORT.mark(section_text(output, load_text)))
+        print(f"written: {RESULTS} (section {REPORT.name})")
     return 0
 
 
 def _record(spy: str, pid: int, output: Path, seconds: float) -> subprocess.Popen[bytes]:
-    recorder = subprocess.Popen([spy, "record", "--subprocesses", "--format", "raw", "--rate", "250", "--duration",
+    # --gil: only samples of a thread holding the GIL, so a worker waiting for the billing or the
+    # network is not counted; what is left is close to the CPU it spends
+    recorder = subprocess.Popen([spy, "record", "--subprocesses", "--gil", "--format", "raw", "--rate", "250", "--duration",
                                  str(int(seconds)), "--output", str(output), "--pid", str(pid)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.5)  # py-spy attaches to every worker before the load starts
@@ -101,6 +146,51 @@ def summary(collapsed: Path, top: int, focus: str = "handle_request") -> str:
     for frame, samples in own.most_common(top // 2):
         rows.append(f"{samples / count * 100:6.1f}          {frame}")
     return "\n".join(rows)
+
+
+def layers(collapsed: Path, focus: str = "handle_request") -> tuple[collections.Counter[str], int]:
+    """Samples under ``focus`` per layer of LAYERS (by the innermost frame's file), and their count."""
+    found: collections.Counter[str] = collections.Counter()
+    count = 0
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack_text, _, number = line.rpartition(" ")
+        frames = stack_text.split(";")
+        if not any(f.split(" (")[0].split(".")[-1] == focus for f in frames):
+            continue
+        samples = int(number)
+        count += samples
+        where = frames[-1].partition(" (")[2]
+        found[next((name for name, parts in LAYERS if where.startswith(parts)), "other")] += samples
+    return found, count
+
+
+def layer_table(collapsed: Path) -> str:
+    found, count = layers(collapsed)
+    if not count:
+        return "no samples"
+    rows = ["| layer (innermost Python frame) | share of samples |", "|---|---|"]
+    for name in [n for n, _ in LAYERS] + ["other"]:
+        rows.append(f"| {name} | {found[name] / count * 100:.1f}% |")
+    return "\n".join(rows)
+
+
+def section_text(collapsed: Path, load_text: str) -> str:
+    own = summary(collapsed, 24).split("most own time:")[-1].strip().splitlines()
+    return "\n".join([
+        "## Profile: where a gateway worker's time goes",
+        "",
+        f"Written by `python -m bench.profile ... --section` ({load_text}): py-spy samples of the gateway's "
+        "worker threads holding the GIL (so CPU, not waiting for the billing) while they answer requests, attributed to the innermost Python frame (C code in lxml "
+        "or OpenSSL counts for the Python function that called it).",
+        "",
+        layer_table(collapsed),
+        "",
+        "Functions with the most own samples:",
+        "",
+        "```",
+        *own,
+        "```",
+    ])
 
 
 def _name(frame: str) -> str:
