@@ -1,4 +1,8 @@
-"""A bank statement posted in one call: each line is one CLN_FIN_OPER_ADD through the core, journal and all.
+"""A bank statement posted in one call: each line is one payment through the core, journal and all.
+
+The payment is the catalogue's procedure with roles = ["payment"]
+(CLN_FIN_OPER_ADD in the built-in one); a line's fields become its arguments
+by role and by its lookup (subscriber, time, amount, number) and marker.
 
 There is no second money path here: every line goes through
 ``Gateway.invoke`` exactly as a single call with its idempotency key does
@@ -30,18 +34,19 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 from ..backend import Credentials
+from ..catalogue import Procedure
 from ..errors import GatewayError, InvalidArgument, OutcomeUnknown
 from ..journal.model import AuditRecord
 from .contracts import ContractResolver
+from .published import CONTRACT, KEY, NUMBER, RESULT_COLUMNS, USER_ID
 
 log = logging.getLogger("soap_gateway.accounting")
 
-PROCEDURE = "CLN_FIN_OPER_ADD"
 POSTED, ALREADY_POSTED, REFUSED, UNKNOWN, NOT_ATTEMPTED = (
     "posted", "already_posted", "refused", "unknown", "not_attempted")
 STATUSES = (POSTED, ALREADY_POSTED, REFUSED, UNKNOWN, NOT_ATTEMPTED)
 OPERATION_NAME = "GatewayPostPayments"
-KEY = re.compile(r"\S{1,64}")
+KEY_FORM = re.compile(r"\S{1,64}")
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,9 @@ class PaymentBatch:
 
     def _results(self, lines: Sequence[PaymentLine], caller: Caller, summary: BatchSummary) -> Iterator[LineResult]:
         deadline = time.monotonic() + self.limits.deadline_seconds
-        resolver = ContractResolver(lambda name, args: self._read(name, args, caller), PROCEDURE)
+        payment = self.gateway.catalogue.role("payment")
+        resolver = ContractResolver(lambda name, args: self._read(name, args, caller), self.gateway.catalogue,
+                                    payment.name)
         groups: OrderedDict[str, list[int]] = OrderedDict()  # lines sharing a key, in order of first use
         for index, line in enumerate(lines):
             groups.setdefault(line.key, []).append(index)
@@ -143,8 +150,8 @@ class PaymentBatch:
                 while pending and len(running) < window:
                     key = pending.pop()
                     work = contextvars.copy_context()  # the request's correlation id, for the logs
-                    running[key] = pool.submit(work.run, self._group, lines, groups[key], caller, summary.batch_id,
-                                               resolver, deadline)
+                    running[key] = pool.submit(work.run, self._group, payment, lines, groups[key], caller,
+                                               summary.batch_id, resolver, deadline)
                 if index not in finished:
                     for result in running.pop(group_of[index]).result():
                         finished[result.index] = result
@@ -155,36 +162,34 @@ class PaymentBatch:
             pool.shutdown(wait=True, cancel_futures=True)  # a group started runs to its end: its writes settle
             self._audit(caller, summary, "done", summary.text())
 
-    def _group(self, lines: Sequence[PaymentLine], indexes: list[int], caller: Caller, batch_id: str,
-               resolver: ContractResolver, deadline: float) -> list[LineResult]:
+    def _group(self, payment: Procedure, lines: Sequence[PaymentLine], indexes: list[int], caller: Caller,
+               batch_id: str, resolver: ContractResolver, deadline: float) -> list[LineResult]:
         results = []
         for index in indexes:
             line = lines[index]
             if time.monotonic() >= deadline:
                 results.append(LineResult(index, line.key, NOT_ATTEMPTED, line.user_id))
             else:
-                results.append(self._line(index, line, caller, batch_id, resolver))
+                results.append(self._line(payment, index, line, caller, batch_id, resolver))
         return results
 
-    def _line(self, index: int, line: PaymentLine, caller: Caller, batch_id: str,
+    def _line(self, payment: Procedure, index: int, line: PaymentLine, caller: Caller, batch_id: str,
               resolver: ContractResolver) -> LineResult:
         user = line.user_id
         try:
-            if not KEY.fullmatch(line.key or ""):
-                raise InvalidArgument(PROCEDURE, [("IDEMPOTENCY_KEY", "required: 1-64 characters without spaces")])
+            if not KEY_FORM.fullmatch(line.key or ""):
+                raise InvalidArgument(payment.name, [(KEY, "required: 1-64 characters without spaces")])
             if line.contract is not None and line.contract.strip():
                 found = resolver.user_id(line.contract)
                 if user is not None and user != found:
-                    raise InvalidArgument(PROCEDURE, [("USER_ID", f"contract {line.contract!r} is subscriber "
-                                                                  f"{found}'s, not {user}'s")])
+                    raise InvalidArgument(payment.name, [(USER_ID, f"contract {line.contract!r} is subscriber "
+                                                                   f"{found}'s, not {user}'s")])
                 user = found
             elif user is None:
-                raise InvalidArgument(PROCEDURE, [("USER_ID", "give USER_ID or CONTRACT_NUMBER")])
-            args = {"USER_ID": user, "OP_DATE": line.op_date, "SUMMA": line.summa, "DESCR": line.descr,
-                    "NUMBER": line.number}
+                raise InvalidArgument(payment.name, [(USER_ID, f"give {USER_ID} or {CONTRACT}")])
             actions: list[str] = []
             rows = self.gateway.invoke(
-                PROCEDURE, {k: v for k, v in args.items() if v is not None}, suid=caller.suid,
+                payment.name, payment_args(payment, line, user), suid=caller.suid,
                 credentials=caller.credentials, principal=caller.principal, idempotency_key=line.key,
                 caller=caller.name, correlation_id=f"{caller.correlation_id}/{batch_id}#{index + 1}",
                 decided=actions.append)
@@ -197,7 +202,8 @@ class PaymentBatch:
             return LineResult(index, line.key, UNKNOWN, user, error=GatewayError(f"internal error: {type(exc).__name__}"))
         # the journal's last word: replayed or found by reconciliation is an earlier attempt's posting
         status = ALREADY_POSTED if actions and actions[-1] in ("replay", "reconcile") else POSTED
-        ident = rows[0].get("ID") if rows else None
+        record = payment.role_column("record")
+        ident = rows[0].get(record.name) if rows and record is not None else None
         return LineResult(index, line.key, status, user, ident)
 
     def _read(self, name: str, args: dict[str, Any], caller: Caller) -> list[Any]:
@@ -224,9 +230,22 @@ def line_values(result: LineResult, batch_id: str, offset: int = 0) -> dict[str,
     """A line's result by the published names; a refusal by its stable code and the words a single call's
     fault carries (``[CODE] title: message``)."""
     error = result.error
-    return {"LINE": offset + result.index + 1, "IDEMPOTENCY_KEY": result.key, "STATUS": result.status,
-            "USER_ID": result.user_id, "ID": result.billing_id, "CODE": error.code if error else None,
-            "MESSAGE": f"[{error.code}] {error.title}: {error}" if error else None, "BATCH_ID": batch_id}
+    return dict(zip(RESULT_COLUMNS, (offset + result.index + 1, result.key, result.status, result.user_id,
+                                     result.billing_id, error.code if error else None,
+                                     f"[{error.code}] {error.title}: {error}" if error else None, batch_id)))
+
+
+def payment_args(payment: Procedure, line: PaymentLine, user: int) -> dict[str, Any]:
+    """A line as the payment's arguments, named by the catalogue (the loader checked every name is there)."""
+    lookup = payment.lookup
+    subscriber = payment.argument("subscriber")
+    assert lookup is not None and subscriber is not None
+    args = {subscriber.name: user, lookup.time: line.op_date, lookup.amount: line.summa, payment.marker: line.descr}
+    if lookup.number:
+        args[lookup.number] = line.number
+    elif line.number is not None:
+        raise InvalidArgument(payment.name, [(NUMBER, "this billing's payment takes no document number")])
+    return {k: v for k, v in args.items() if v is not None}
 
 
 def new_batch_id() -> str:

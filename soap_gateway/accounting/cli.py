@@ -21,15 +21,14 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence, TextIO
 from ..config import Settings
 from ..errors import ConfigurationError, GatewayError
 from .progress import Progress
+from .published import (CONTRACT, DAY_COLUMNS, DESCR, INPUT_COLUMNS, KEY, NUMBER, OP_DATE, PAYMENT_COLUMNS,
+                        RESULT_COLUMNS, SUMMA, USER_ID)
 
 if TYPE_CHECKING:
     from .batch import Caller, PaymentLine
 
 # Building the command line imports nothing of the billing side: `serve` must set up
 # multiprocess metrics before anything imports prometheus-client (ops/multiproc.py).
-
-INPUT_COLUMNS = ("IDEMPOTENCY_KEY", "USER_ID", "CONTRACT_NUMBER", "OP_DATE", "SUMMA", "DESCR", "NUMBER")
-RESULT_COLUMNS = ("LINE", "IDEMPOTENCY_KEY", "STATUS", "USER_ID", "ID", "CODE", "MESSAGE", "BATCH_ID")
 
 
 def add_reconcile_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +49,7 @@ def add_post_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
-    from .report import DAY_COLUMNS, PAYMENT_COLUMNS, Reconciliation, day_values, payment_values
+    from .report import Reconciliation, day_values, payment_values
 
     settings = Settings.load(args.config)
     gateway = _gateway(settings)
@@ -131,10 +130,10 @@ def read_lines(path: Path) -> list[PaymentLine]:
     dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
     header = {name.strip().upper(): name for name in reader.fieldnames or ()}
-    missing = [c for c in ("IDEMPOTENCY_KEY", "OP_DATE", "SUMMA") if c not in header]
-    if missing or not ({"USER_ID", "CONTRACT_NUMBER"} & set(header)):
-        raise ConfigurationError(f"{path}: the header needs IDEMPOTENCY_KEY, OP_DATE, SUMMA and USER_ID or "
-                                 f"CONTRACT_NUMBER (missing: {', '.join(missing) or 'USER_ID/CONTRACT_NUMBER'})")
+    missing = [c for c in (KEY, OP_DATE, SUMMA) if c not in header]
+    if missing or not ({USER_ID, CONTRACT} & set(header)):
+        raise ConfigurationError(f"{path}: the header needs {KEY}, {OP_DATE}, {SUMMA} and {USER_ID} or "
+                                 f"{CONTRACT} (missing: {', '.join(missing) or f'{USER_ID}/{CONTRACT}'})")
 
     def cell(row: dict[str, str], name: str) -> str | None:
         value = (row.get(header[name]) or "").strip() if name in header else ""
@@ -144,12 +143,11 @@ def read_lines(path: Path) -> list[PaymentLine]:
 
     lines = []
     for row in reader:
-        user = cell(row, "USER_ID")
-        lines.append(PaymentLine(key=cell(row, "IDEMPOTENCY_KEY") or "", op_date=cell(row, "OP_DATE"),  # type: ignore[arg-type]
-                                 summa=(cell(row, "SUMMA") or "").replace(",", ".") or None,
+        user = cell(row, USER_ID)
+        lines.append(PaymentLine(key=cell(row, KEY) or "", op_date=cell(row, OP_DATE),  # type: ignore[arg-type]
+                                 summa=(cell(row, SUMMA) or "").replace(",", ".") or None,
                                  user_id=int(user) if user and user.isdigit() else user,  # type: ignore[arg-type]
-                                 contract=cell(row, "CONTRACT_NUMBER"), descr=cell(row, "DESCR"),
-                                 number=cell(row, "NUMBER")))
+                                 contract=cell(row, CONTRACT), descr=cell(row, DESCR), number=cell(row, NUMBER)))
     return lines
 
 

@@ -1,11 +1,12 @@
-"""A subscriber by contract number: CLN_USR_FIND_2, then each candidate's own contract number checked.
+"""A subscriber by contract number: the catalogue's contract search, then each candidate's own number checked.
 
-The billing's search is by substring (Firebird CONTAINING), so "001" finds
-"Д-2024/001" and "Н-2025/00001" finds ten contracts: a payment must never go
-to a subscriber whose contract merely contains the number.  Each candidate is
-read with CLN_USR_GET and only an exact match (ignoring case and surrounding
-spaces) counts; none or several is the line's error.  Both reads run through
-the core as the caller, so its roles apply to them as to any call.
+The billing's search (CLN_USR_FIND_2 in the built-in catalogue) is by
+substring (Firebird CONTAINING), so "001" finds "Д-2024/001" and
+"Н-2025/00001" finds ten contracts: a payment must never go to a subscriber
+whose contract merely contains the number.  Each candidate is read with the
+catalogue's subscriber read and only an exact match (ignoring case and
+surrounding spaces) counts; none or several is the line's error.  Both reads
+run through the core as the caller, so its roles apply to them as to any call.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import threading
 from typing import Any, Callable
 
 from ..backend import Row
+from ..catalogue import Catalogue
 from ..errors import InvalidArgument
+from .published import CONTRACT
 
-FIELD = "CONTRACT_NUMBER"
 # Beyond this many substring matches the number is too vague to check one by one.
 MAX_CANDIDATES = 20
 
@@ -26,8 +28,10 @@ Invoke = Callable[[str, dict[str, Any]], list[Row]]
 class ContractResolver:
     """Resolves contract numbers for one batch; a number repeated in the batch is looked up once."""
 
-    def __init__(self, invoke: Invoke, procedure: str) -> None:
+    def __init__(self, invoke: Invoke, catalogue: Catalogue, procedure: str) -> None:
+        """``procedure``: whose field a refusal names (the payment's)."""
         self.invoke, self.procedure = invoke, procedure
+        self.search, self.read = catalogue.role("contract_search"), catalogue.role("subscriber")
         self._known: dict[str, int | InvalidArgument] = {}
         self._lock = threading.Lock()
 
@@ -46,13 +50,17 @@ class ContractResolver:
     def _lookup(self, contract: str, wanted: str) -> int | InvalidArgument:
         if not wanted:
             return self._refusal("is empty")
-        candidates = [row.get("ID") for row in self.invoke("CLN_USR_FIND_2", {"CONTRACT_NUMBER_IN": contract.strip()})]
+        search, read = self.search, self.read  # the loader checked that every role below is there
+        found, number = search.role_column("subscriber"), read.role_column("contract")
+        by_contract, by_id = search.argument("contract"), read.argument("subscriber")
+        assert found and number and by_contract and by_id
+        candidates = [row.get(found.name) for row in self.invoke(search.name, {by_contract.name: contract.strip()})]
         if len(candidates) > MAX_CANDIDATES:
             return self._refusal(f"{contract!r} is part of {len(candidates)} contract numbers; give the USER_ID")
         exact = []
         for user in candidates:
-            (row,) = self.invoke("CLN_USR_GET", {"SELECT_ID": user})[:1] or [Row({})]
-            if _normal(row.get(FIELD)) == wanted:
+            (row,) = self.invoke(read.name, {by_id.name: user})[:1] or [Row({})]
+            if _normal(row.get(number.name)) == wanted:
                 exact.append(user)
         if not exact:
             return self._refusal(f"no subscriber has contract number {contract!r}")
@@ -62,7 +70,7 @@ class ContractResolver:
         return int(exact[0])
 
     def _refusal(self, why: str) -> InvalidArgument:
-        return InvalidArgument(self.procedure, [(FIELD, why)])
+        return InvalidArgument(self.procedure, [(CONTRACT, why)])
 
 
 def _normal(value: Any) -> str:

@@ -1,11 +1,15 @@
 """Reconciliation ("сверка") of a period: the journal's payments against the billing's, payment by payment.
 
-The billing side is read with CLN_FIN_OPER (incomes only) one day at a time,
-streamed, as the caller (its roles apply); the gateway side is the write
-journal's CLN_FIN_OPER_ADD entries whose OP_DATE falls in the period.  They
-are joined by the reconciliation marker the gateway appends to DESCR, so a
-payment is recognised whatever its amount, subscriber or id say; those are
-then compared.  The report only reads: it settles nothing in the journal.
+The payment is the catalogue's procedure with roles = ["payment"]
+(CLN_FIN_OPER_ADD).  The billing side is read with its lookup procedure
+(CLN_FIN_OPER; only the payment's kind of operation, incomes, where the lookup
+takes a kind) one day at a time, streamed, as the caller (its roles apply); the
+gateway side is the write journal's entries of the payment whose date falls in
+the period.  They are joined by the reconciliation marker the gateway puts in
+the payment's marker argument (DESCR), so a payment is recognised whatever its
+amount, subscriber or id say; those are then compared.  The report only reads:
+it settles nothing in the journal.  Every procedure, argument and column is
+found by role or by the payment's lookup (catalogue/roles.py).
 
 Each payment is one of:
 
@@ -26,14 +30,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from ..catalogue import Catalogue, Procedure
+from ..catalogue.model import Lookup
 from ..errors import BillingError, InvalidArgument
 from ..journal.model import DONE, PENDING, UNKNOWN, Entry, load_rows
 from .batch import Caller
+from .published import DAY_COLUMNS, PAYMENT_COLUMNS
 
 OPERATION_NAME = "GatewayReconcile"
 MATCHED, JOURNAL_ONLY, BILLING_ONLY, DISAGREE = "matched", "journal_only", "billing_only", "disagree"
 KINDS = (MATCHED, JOURNAL_ONLY, BILLING_ONLY, DISAGREE)
-INCOME = 2  # CLN_FIN_OPER_ADD posts incomes only; charges are the billing's own business
 _MARKER = re.compile(r"\[gw:[0-9a-f]{16}\]")
 # The journal is read from this long before the period: a payment journaled then with an OP_DATE inside it.
 _EARLY = dt.timedelta(days=31)
@@ -90,11 +96,36 @@ class _Journaled:
     billing_id: int | None
 
 
+@dataclass(frozen=True)
+class _Names:
+    """What the report calls and reads, by the catalogue's names."""
+
+    payment: Procedure
+    lookup: Lookup
+    kind: dict[str, Any]  # the lookup's argument that lists only the payment's kind of operation
+    record: str  # the payment reply's id column
+    subscriber: Procedure  # the read of one subscriber
+    subscriber_arg: str
+    parent: str
+
+    @classmethod
+    def of(cls, catalogue: Catalogue) -> _Names:
+        payment, read = catalogue.role("payment"), catalogue.role("subscriber")
+        lookup, record = payment.lookup, payment.role_column("record")
+        by_id, parent = read.argument("subscriber"), read.role_column("parent")
+        assert lookup and record and by_id and parent  # the loader checked every role below is there
+        kind, by_kind = payment.argument("kind"), catalogue[lookup.procedure].argument("kind")
+        # incomes only: the payment posts one kind of operation, charges are the billing's own business
+        kinds = {by_kind.name: kind.value} if kind is not None and by_kind is not None else {}
+        return cls(payment, lookup, kinds, record.name, read, by_id.name, parent.name)
+
+
 class Reconciliation:
     """Builds reports through a ``Gateway`` (its journal and its billing reads)."""
 
     def __init__(self, gateway: Any, max_days: int = 92) -> None:
         self.gateway, self.max_days = gateway, max_days
+        self.names = _Names.of(gateway.catalogue)
 
     def run(self, start: dt.datetime, end: dt.datetime, user_id: int, caller: Caller,
             progress: Progress | None = None) -> Report:
@@ -112,7 +143,7 @@ class Reconciliation:
         members: dict[int, bool] = {user_id: True}
         for number, (low, high) in enumerate(_days(start, end), 1):
             for row in self._billing(user_id, low, high, caller):
-                members[row["USER_ID"]] = True
+                members[row[self.names.lookup.subscriber_column]] = True
                 report.payments.append(self._match(row, journaled, totals))
             if progress is not None:
                 progress(number, days)
@@ -132,21 +163,23 @@ class Reconciliation:
             return index
         zone = self.gateway.client.wire.zone
         since = (start.replace(tzinfo=zone) - _EARLY).timestamp()
-        for entry in journal.entries_of("CLN_FIN_OPER_ADD", since):
-            if entry.state not in (DONE, UNKNOWN, PENDING) or "OP_DATE" not in entry.args:
+        names = self.names
+        for entry in journal.entries_of(names.payment.name, since):
+            if entry.state not in (DONE, UNKNOWN, PENDING) or names.lookup.time not in entry.args:
                 continue
-            op_date = self._wall(dt.datetime.fromisoformat(entry.args["OP_DATE"]))
+            op_date = self._wall(dt.datetime.fromisoformat(entry.args[names.lookup.time]))
             if not start <= op_date <= end:
                 continue
             rows = load_rows(entry.result) if entry.state == DONE else []
-            billing_id = rows[0].get("ID") if rows else None
+            billing_id = rows[0].get(names.record) if rows else None
             amount = decimal.Decimal(entry.amount) if entry.amount is not None else None
             index.add(entry.marker, _Journaled(entry, entry.subscriber, op_date, amount, billing_id))
         return index
 
     def _billing(self, user_id: int, low: dt.datetime, high: dt.datetime, caller: Caller) -> Iterator[dict[str, Any]]:
-        stream = self.gateway.stream("CLN_FIN_OPER", {"USER_ID": user_id, "DATEL": low, "DATEH": high,
-                                                      "OP_TYPE_IN": INCOME},
+        lookup = self.names.lookup
+        stream = self.gateway.stream(lookup.procedure, {lookup.by: user_id, lookup.time_from: low, lookup.time_to: high,
+                                                        **self.names.kind},
                                      suid=caller.suid, credentials=caller.credentials, principal=caller.principal)
         try:
             for row in stream:
@@ -156,30 +189,32 @@ class Reconciliation:
 
     # -- matching ------------------------------------------------------------------------------------
     def _match(self, row: dict[str, Any], journaled: _Index, totals: dict[dt.date, DayTotal]) -> Payment:
-        op_date, amount, billing_id = row.get("OP_DATE"), row.get("SUMMA"), row.get("ID")
+        lookup = self.names.lookup
+        op_date, amount, billing_id = row.get(lookup.time_column), row.get(lookup.amount_column), row.get(lookup.id_column)
+        descr, user = row.get(lookup.evidence_column), row.get(lookup.subscriber_column)
         total = _day(totals, op_date.date() if op_date else None)
         if total is not None and amount is not None:
             total.billing_count += 1
             total.billing_sum += amount
-        found = _MARKER.search(row.get("DESCR") or "")
+        found = _MARKER.search(descr or "")
         item = journaled.take(found.group(0)) if found else None
-        billing = dict(op_date=op_date, billing_amount=amount, billing_id=billing_id,
-                       billing_user_id=row.get("USER_ID"), descr=row.get("DESCR"))
+        billing = dict(op_date=op_date, billing_amount=amount, billing_id=billing_id, billing_user_id=user,
+                       descr=descr)
         if item is None:
             if total is not None and amount is not None:
                 total.other_sum += amount
             repeated = found is not None and journaled.seen(found.group(0))
             if repeated:
-                return Payment(DISAGREE, user_id=row.get("USER_ID"), note="a second operation carries the same "
-                               "gateway marker: posted twice?", **billing)
+                return Payment(DISAGREE, user_id=user, note="a second operation carries the same gateway marker: "
+                               "posted twice?", **billing)
             note = "carries a gateway marker this journal does not know" if found else "not through the gateway"
-            return Payment(BILLING_ONLY, user_id=row.get("USER_ID"), note=note, **billing)
+            return Payment(BILLING_ONLY, user_id=user, note=note, **billing)
         _add_journal(totals, item)
         problems = []
         if item.amount is not None and amount is not None and item.amount != amount:
             problems.append(f"amount: journal {item.amount}, billing {amount}")
-        if item.user_id is not None and item.user_id != row.get("USER_ID"):
-            problems.append(f"subscriber: journal {item.user_id}, billing {row.get('USER_ID')}")
+        if item.user_id is not None and item.user_id != user:
+            problems.append(f"subscriber: journal {item.user_id}, billing {user}")
         if item.billing_id is not None and item.billing_id != billing_id:
             problems.append(f"id: journal {item.billing_id}, billing {billing_id}")
         note = "; ".join(problems) or ("" if item.entry.state == DONE else
@@ -189,18 +224,19 @@ class Reconciliation:
                        **billing)
 
     def _within(self, user: int, scope: int, members: dict[int, bool], caller: Caller) -> bool:
-        """Whether ``user`` is ``scope`` or in its subtree, by the parents CLN_USR_GET names (cached)."""
+        """Whether ``user`` is ``scope`` or in its subtree, by the parents the subscriber read names (cached)."""
+        names = self.names
         chain: list[int] = []
         current: int | None = user
         while current is not None and current not in members and len(chain) < 32:
             chain.append(current)
             try:
-                rows = self.gateway.invoke("CLN_USR_GET", {"SELECT_ID": current}, suid=caller.suid,
+                rows = self.gateway.invoke(names.subscriber.name, {names.subscriber_arg: current}, suid=caller.suid,
                                            credentials=caller.credentials, principal=caller.principal,
                                            caller=caller.name)
             except BillingError:  # no such subscriber (any more): not in the scope
                 rows = []
-            current = rows[0].get("PARENT_ID") if rows else None
+            current = rows[0].get(names.parent) if rows else None
         inside = current is not None and members.get(current, False)
         for visited in chain:
             members[visited] = inside
@@ -273,12 +309,6 @@ def _days(start: dt.datetime, end: dt.datetime) -> Iterator[tuple[dt.datetime, d
         low = max(start, dt.datetime.combine(day, dt.time.min))
         high = min(end, dt.datetime.combine(day, dt.time(23, 59, 59)))
         yield low, high
-
-
-# The published columns, in order: the SOAP types, the CLI's CSV and JSON share them.
-PAYMENT_COLUMNS = ("KIND", "IDEMPOTENCY_KEY", "JOURNAL_STATE", "USER_ID", "OP_DATE", "JOURNAL_SUMMA",
-                   "BILLING_SUMMA", "JOURNAL_ID", "BILLING_ID", "BILLING_USER_ID", "DESCR", "NOTE")
-DAY_COLUMNS = ("DAY", "JOURNAL_COUNT", "JOURNAL_SUMMA", "BILLING_COUNT", "BILLING_SUMMA", "OTHER_SUMMA")
 
 
 def payment_values(p: Payment) -> dict[str, Any]:

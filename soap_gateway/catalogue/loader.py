@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping, get_args
 from ..errors import ConfigurationError
 from .model import (ARGUMENT_ROLES, COLUMN_ROLES, PROCEDURE_ROLES, RECONCILERS, Argument, Catalogue, Column,
                     Lookup, Mode, Procedure, Shape)
+from .roles import check_roles
 from .types import Integer, Money, Text, Timestamp, parse_type
 
 BUILTIN = "procedures.toml"
@@ -57,8 +58,8 @@ def load_catalogue(
         if name not in procedures:
             raise ConfigurationError(f"arg_counts: unknown procedure {name!r}")
         procedures[name] = _truncate(procedures[name], count)
-    _check_roles(procedures)
     check_lookups(procedures)
+    check_roles(procedures)
     return Catalogue(procedures)
 
 
@@ -135,36 +136,6 @@ def _roles(name: str, entry: dict[str, Any], args: tuple[Argument, ...], where: 
     if subscriber is not None and not isinstance(subscriber.type, Integer):
         raise where.fail(f"{name}.args ({subscriber.name}).role", "a subscriber is an INTEGER id")
     return {"roles": tuple(roles), "probe": checked}
-
-
-def _check_roles(procedures: Mapping[str, Procedure]) -> None:
-    """After a site's files and arg_counts: each procedure role held exactly once, with what it needs."""
-    for role in PROCEDURE_ROLES:
-        holders = [p for p in procedures.values() if role in p.roles]
-        if len(holders) != 1:
-            found = ", ".join(f"{p.name} in {p.source}" for p in holders) or "none"
-            raise ConfigurationError(f"catalogue: exactly one procedure must have roles = [{role!r}]; found {found}")
-    login = next(p for p in procedures.values() if "login" in p.roles)
-    where = _Where(login.source)
-    if login.mode != "login" or login.session:
-        raise where.fail(f"{login.name}.roles", "the login procedure needs mode = \"login\" and session = false")
-    for role in ("login", "password"):
-        arg = login.argument(role)
-        if arg is None or arg.fixed:
-            raise where.fail(f"{login.name}.args", f"no argument the caller supplies has role = {role!r}")
-    if login.role_column("session") is None:
-        raise where.fail(f"{login.name}.columns", "no column has role = 'session' (the session id it returns)")
-    probe = next(p for p in procedures.values() if "probe" in p.roles)
-    where = _Where(probe.source)
-    if probe.mode != "read":
-        raise where.fail(f"{probe.name}.roles", "a probe must be a read")
-    params = {a.name: a for a in probe.params}
-    for arg_name in probe.probe:
-        if arg_name not in params:  # dropped by arg_counts
-            raise where.fail(f"{probe.name}.probe.{arg_name}", "is not an argument the procedure takes here")
-    missing = [a.name for a in probe.params if a.required and a.name not in probe.probe]
-    if missing:
-        raise where.fail(f"{probe.name}.probe", f"required argument(s) {missing} not given")
 
 
 def _tags(entry: dict[str, Any], name: str, where: _Where) -> tuple[str, ...]:

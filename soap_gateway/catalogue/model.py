@@ -15,14 +15,19 @@ Shape = Literal["none", "status", "row", "rows"]
 # marker; "state": the write changes a subscriber's state that a read shows.
 RECONCILERS = ("posting", "state")
 # What the gateway itself relies on, declared in the catalogue rather than named in code; the loader
-# checks them after a site's files are applied.  A procedure's roles: "login" (opens a billing
-# session), "probe" (a harmless read for /readyz and `check`, sent with its ``probe`` arguments).
-# An argument's role: "login" and "password" (the login's), "subscriber" (whose account a write
-# touches, for the audit).  A column's role: "session" (the login reply's session id), "record" (the
-# id of the record a write created or changed, in its status reply).
-PROCEDURE_ROLES = ("login", "probe")
-ARGUMENT_ROLES = ("login", "password", "subscriber", "name")
-COLUMN_ROLES = ("session", "record", "name")
+# checks them after a site's files are applied (catalogue/roles.py).  A procedure's roles: "login"
+# (opens a billing session), "probe" (a harmless read for /readyz and `check`, sent with its ``probe``
+# arguments), "payment" (the write the accounting operations post and reconcile), "subscriber" (reads
+# one subscriber by id), "contract_search" (finds subscribers by a contract number).  An argument's
+# role: "login" and "password" (the login's), "subscriber" (whose account a write touches, for the
+# audit; the id a subscriber read takes), "name" (a search by name), "contract" (a search by contract
+# number), "kind" (the payment's fixed operation type, and the argument of its lookup that lists only
+# that type).  A column's role: "session" (the login reply's session id), "record" (the id of the
+# record a write created or changed, in its status reply), "name", "subscriber" (the id a search
+# found), "contract" (a subscriber's contract number), "parent" (a subscriber's group).
+PROCEDURE_ROLES = ("login", "probe", "payment", "subscriber", "contract_search")
+ARGUMENT_ROLES = ("login", "password", "subscriber", "name", "contract", "kind")
+COLUMN_ROLES = ("session", "record", "name", "subscriber", "contract", "parent")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from spyne import Array, ComplexModel, Date, DateTime, Decimal, Integer32, Unico
 from ..accounting.batch import (OPERATION_NAME, STATUSES, BatchLimits, BatchSummary, Caller, LineResult,
                                 PaymentBatch, PaymentLine, line_values, new_batch_id)
 from ..accounting.report import KINDS, Reconciliation, day_values, payment_values
+from ..accounting.published import BILLING_ID, CONTRACT, DESCR, NUMBER, OP_DATE, SUMMA, USER_ID
 from ..accounting.report import OPERATION_NAME as RECONCILE_NAME
 from ..config import AccountingSettings, Settings
 from ..operations import KEY_MAX_LEN, Reply
@@ -47,13 +48,13 @@ class PaymentLineModel(ComplexModel):
         (KEY_ELEMENT, Unicode(min_len=1, max_len=KEY_MAX_LEN, pattern=r"\S+", min_occurs=1, nillable=False,
                               doc="ключ идемпотентности строки (обязателен) / the line's idempotency key "
                                   "(required): the same key is never posted twice")),
-        ("USER_ID", _optional(Integer32, "id абонента, или CONTRACT_NUMBER / subscriber id, or CONTRACT_NUMBER")),
-        ("CONTRACT_NUMBER", _optional(Unicode, "номер договора (точное совпадение) / contract number, matched "
+        (USER_ID, _optional(Integer32, "id абонента, или CONTRACT_NUMBER / subscriber id, or CONTRACT_NUMBER")),
+        (CONTRACT, _optional(Unicode, "номер договора (точное совпадение) / contract number, matched "
                                                "exactly; none or several subscribers refuse the line")),
-        ("OP_DATE", DateTime.customize(min_occurs=1, nillable=False, doc="дата операции / operation date")),
-        ("SUMMA", Decimal.customize(min_occurs=1, nillable=False, doc="сумма / amount")),
-        ("DESCR", _optional(Unicode, "описание / description (at most 233 characters)")),
-        ("NUMBER", _optional(Unicode, "номер документа / document number (at most 10 characters)")),
+        (OP_DATE, DateTime.customize(min_occurs=1, nillable=False, doc="дата операции / operation date")),
+        (SUMMA, Decimal.customize(min_occurs=1, nillable=False, doc="сумма / amount")),
+        (DESCR, _optional(Unicode, "описание / description (at most 233 characters)")),
+        (NUMBER, _optional(Unicode, "номер документа / document number (at most 10 characters)")),
     ]
 
 
@@ -64,8 +65,8 @@ class PaymentResultModel(ComplexModel):
         ("LINE", Integer32.customize(min_occurs=1, nillable=False, doc="номер строки, с 1 / line number from 1")),
         (KEY_ELEMENT, Unicode.customize(min_occurs=1, nillable=False, doc="ключ строки / the line's key")),
         ("STATUS", Unicode.customize(min_occurs=1, nillable=False, doc="статус / status: " + ", ".join(STATUSES))),
-        ("USER_ID", _present(Integer32, "id абонента / the subscriber the line went to")),
-        ("ID", _present(Integer32, "id операции в биллинге / the billing's operation id (also for already_posted)")),
+        (USER_ID, _present(Integer32, "id абонента / the subscriber the line went to")),
+        (BILLING_ID, _present(Integer32, "id операции в биллинге / the billing's operation id (also for already_posted)")),
         ("FAULTCODE", _present(Unicode, "faultcode одиночного вызова / the faultcode a single call would give")),
         ("CODE", _present(Unicode, "код ошибки / the fault's detail code, e.g. BILLING_ERROR")),
         ("MESSAGE", _present(Unicode, "текст ошибки / the faultstring a single call would give")),
@@ -163,8 +164,8 @@ class ReconcilePaymentModel(ComplexModel):
         ("KIND", Unicode.customize(min_occurs=1, nillable=False, doc="вид / kind: " + ", ".join(KINDS))),
         (KEY_ELEMENT, _present(Unicode, "ключ в журнале / the journal's key")),
         ("JOURNAL_STATE", _present(Unicode, "состояние в журнале / the journal's state: done, unknown, pending")),
-        ("USER_ID", _present(Integer32, "абонент по журналу / the subscriber (the journal's, else the billing's)")),
-        ("OP_DATE", _present(DateTime, "дата операции / operation date")),
+        (USER_ID, _present(Integer32, "абонент по журналу / the subscriber (the journal's, else the billing's)")),
+        (OP_DATE, _present(DateTime, "дата операции / operation date")),
         ("JOURNAL_SUMMA", _present(Decimal(total_digits=15, fraction_digits=2), "сумма по журналу / amount "
                                                                               "in the journal")),
         ("BILLING_SUMMA", _present(Decimal(total_digits=15, fraction_digits=2), "сумма в биллинге / amount "
@@ -172,7 +173,7 @@ class ReconcilePaymentModel(ComplexModel):
         ("JOURNAL_ID", _present(Integer32, "ID операции по журналу / the billing id the journal recorded")),
         ("BILLING_ID", _present(Integer32, "ID операции в биллинге / the operation's id in the billing")),
         ("BILLING_USER_ID", _present(Integer32, "абонент в биллинге / the subscriber in the billing")),
-        ("DESCR", _present(Unicode, "описание в биллинге / the billing's description")),
+        (DESCR, _present(Unicode, "описание в биллинге / the billing's description")),
         ("NOTE", _present(Unicode, "пояснение / what disagrees, or why it is listed")),
     ]
 
@@ -228,7 +229,7 @@ def reconcile_operation(reconciliation: Reconciliation | None) -> dict[str, Any]
     method = rpc(DateTime(min_occurs=1, nillable=False, doc="начало периода / from"),
                  DateTime(min_occurs=1, nillable=False, doc="конец периода, включительно / to, inclusive"),
                  Integer32(min_occurs=1, nillable=False, doc="абонент или группа / subscriber or group id"),
-                 _args=["FROM", "TO", "USER_ID"], _returns=ReconcileReportModel.customize(min_occurs=1, nillable=False),
+                 _args=["FROM", "TO", USER_ID], _returns=ReconcileReportModel.customize(min_occurs=1, nillable=False),
                  _in_header=(BillingSession,), _wsdl_part_name="parameters",
                  _out_variable_name=f"{RECONCILE_NAME}Result")(operation)
     return {RECONCILE_NAME: method}
