@@ -10,36 +10,11 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from securing import auth_from_toml, secured_gateway
-from soap_gateway.security.passwords import hash_password
-
-PASSWORDS = {"reader1": "Read-0nly-pw", "kassa": "Kassa-pw-77", "auditor": "Aud1t-pw"}
-
+from securing import PASSWORDS, basic_auth, secured_gateway
 
 @pytest.fixture(scope="module")
 def server(gateway_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    hashes = {user: hash_password(pw) for user, pw in PASSWORDS.items()}
-    auth = auth_from_toml(tmp_path_factory.mktemp("auth"), f"""
-[auth]
-mode = "basic"
-allow = ["127.0.0.0/8", "198.51.100.0/24"]
-trusted_proxies = ["127.0.0.1"]
-
-[auth.users.reader1]
-password_hash = "{hashes['reader1']}"
-roles = ["reader"]
-[auth.users.kassa]
-password_hash = "{hashes['kassa']}"
-roles = ["cashier"]
-[auth.users.auditor]
-password_hash = "{hashes['auditor']}"
-roles = ["auditor"]
-
-[auth.roles.auditor]
-operations = ["CLN_USR_GET"]
-secrets = ["PSW"]
-""")
-    with secured_gateway(gateway_settings, auth) as gateway:
+    with secured_gateway(gateway_settings, basic_auth(tmp_path_factory.mktemp("auth"))) as gateway:
         yield gateway
 
 

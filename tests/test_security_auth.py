@@ -16,45 +16,15 @@ import pytest
 import requests
 import zeep
 
-from securing import auth_from_toml, faultcode, post, secured_gateway, soap_client
-from soap_gateway.security.passwords import hash_password
+import securing
+from securing import PASSWORDS, faultcode, post, secured_gateway, soap_client
 
-PASSWORDS = {"reader1": "Read-0nly-pw", "kassa": "Kassa-pw-77", "boss": "B0ss-pw-99", "auditor": "Aud1t-pw"}
 GET_101 = "<b:CLN_USR_GET><b:SELECT_ID>101</b:SELECT_ID></b:CLN_USR_GET>"
 
 
 @pytest.fixture(scope="module")
 def basic_auth(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    hashes = {user: hash_password(pw) for user, pw in PASSWORDS.items()}
-    return auth_from_toml(tmp_path_factory.mktemp("auth"), f"""
-[auth]
-mode = "basic"
-allow = ["127.0.0.0/8", "198.51.100.0/24"]
-trusted_proxies = ["127.0.0.1"]
-client_cert_header = "X-Client-Cert-DN"
-
-[auth.users.reader1]
-password_hash = "{hashes['reader1']}"
-roles = ["reader"]
-[auth.users.kassa]
-password_hash = "{hashes['kassa']}"
-roles = ["cashier"]
-[auth.users.boss]
-password_hash = "{hashes['boss']}"
-roles = ["admin"]
-[auth.users.auditor]
-password_hash = "{hashes['auditor']}"
-roles = ["auditor"]
-
-[auth.clients.erp01]
-roles = ["reader"]
-[auth.clients."касса-1"]
-roles = ["reader"]
-
-[auth.roles.auditor]
-operations = ["CLN_USR_GET", "CLN_SWITCH_LIST"]
-secrets = ["PSW", "PSW_SNMP"]
-""")
+    return securing.basic_auth(tmp_path_factory.mktemp("auth"))
 
 
 @pytest.fixture(scope="module")

@@ -15,19 +15,14 @@ from typing import Any, Iterator
 import pytest
 import zeep
 
-from securing import auth_from_toml, secured_gateway, soap_client
+from securing import CASHIERS, passthrough_auth, secured_gateway, soap_client
 
-CASHIERS = {"kassir1": "pass1", "kassir2": "pass2"}
 TNS = "urn:soap-gateway:billing"
 
 
 @pytest.fixture(scope="module")
 def server(gateway_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    auth = auth_from_toml(tmp_path_factory.mktemp("auth"), """
-[auth]
-mode = "pass-through"
-passthrough_roles = ["session_cashier"]
-
+    auth = passthrough_auth(tmp_path_factory.mktemp("auth"), '["session_cashier"]', """
 [auth.roles.session_cashier]
 operations = ["mode:read", "tag:payment", "CLN_AUTH_LOGIN"]
 """)

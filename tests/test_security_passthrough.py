@@ -14,19 +14,14 @@ from typing import Any, Iterator
 import pytest
 import zeep
 
-from securing import auth_from_toml, faultcode, post, secured_gateway, soap_client
+from securing import CASHIERS, faultcode, passthrough_auth, post, secured_gateway, soap_client
 from soap_gateway.security.settings import AuthSettings
 
-CASHIERS = {"kassir1": "pass1", "kassir2": "pass2"}
 
 
 @pytest.fixture(scope="module")
 def passthrough_server(gateway_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    auth = auth_from_toml(tmp_path_factory.mktemp("auth"), """
-[auth]
-mode = "pass-through"
-passthrough_roles = ["cashier"]
-
+    auth = passthrough_auth(tmp_path_factory.mktemp("auth"), '["cashier"]', """
 [auth.users.kassir2]
 roles = ["admin"]
 """)
