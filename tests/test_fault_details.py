@@ -15,9 +15,8 @@ from lxml import etree
 
 from envelopes import TNS, envelope
 from money import journal_path, running_gateway
-from securing import auth_from_toml, secured_gateway
+from securing import PASSWORDS, basic_auth, secured_gateway
 from soap_gateway.ops.logs import configure_logging
-from soap_gateway.security.passwords import hash_password
 
 XML = {"Content-Type": "text/xml; charset=utf-8"}
 DEEP = "<b:CLN_USR_GET>" + "<b:x>" * 40 + "</b:x>" * 40 + "</b:CLN_USR_GET>"
@@ -64,15 +63,7 @@ def test_a_made_up_correlation_id_is_in_the_fault_too(gateway_server: Any) -> No
 
 @pytest.fixture(scope="module")
 def basic_server(gateway_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    auth = auth_from_toml(tmp_path_factory.mktemp("auth"), f"""
-[auth]
-mode = "basic"
-allow = ["127.0.0.0/8"]
-[auth.users.reader1]
-password_hash = "{hash_password('Read-0nly-pw')}"
-roles = ["reader"]
-""")
-    with secured_gateway(gateway_settings, auth) as server:
+    with secured_gateway(gateway_settings, basic_auth(tmp_path_factory.mktemp("auth"))) as server:
         yield server
 
 
@@ -88,7 +79,7 @@ def test_refusals_before_the_soap_stack_carry_it(basic_server: Any, credentials:
 def test_a_permission_fault_carries_it(basic_server: Any) -> None:
     body = envelope("<b:CLN_FIN_OPER_ADD><b:USER_ID>101</b:USER_ID><b:OP_DATE>2024-05-01T10:00:00"
                            "</b:OP_DATE><b:SUMMA>1.00</b:SUMMA></b:CLN_FIN_OPER_ADD>").encode()
-    response = requests.post(f"{basic_server.url}/soap", data=body, auth=("reader1", "Read-0nly-pw"), timeout=30,
+    response = requests.post(f"{basic_server.url}/soap", data=body, auth=("reader1", PASSWORDS["reader1"]), timeout=30,
                              headers={**XML, "X-Correlation-ID": "denied-1"})
     detail = detail_of(response)
     assert (detail["code"], detail["correlationId"]) == ("PERMISSION_DENIED", "denied-1")
