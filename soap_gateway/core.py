@@ -20,7 +20,7 @@ from .journal.guard import WriteGuard
 from .journal.model import PENDING, UNKNOWN, Who, who_called
 from .journal.resolver import Resolver
 from .journal.store import SqlJournal
-from .security.roles import Principal, redact, secret_columns
+from .security.roles import Principal, redact, redaction, secret_columns
 
 
 class Gateway:
@@ -122,7 +122,7 @@ class Gateway:
             self.sessions.check(suid, principal.name if principal is not None else "anonymous", name)
         visible = principal.secrets if principal is not None else frozenset()
         stream = self.client.stream(name, args, suid=suid, credentials=credentials, cashier=_name(principal))
-        return stream.each(lambda row: redact(proc, [row], visible, self.secret_names)[0])
+        return stream.each(redaction(proc, visible, self.secret_names))
 
     def close(self) -> None:
         if self.resolver is not None:

@@ -203,7 +203,8 @@ class OutputConverter:
         if isinstance(vt, Text):
             return lambda v: self._clip(column, v)
         if isinstance(vt, Money):
-            return lambda v: decimal.Decimal(v).quantize(vt.quantum)
+            quantum = vt.quantum
+            return lambda v: decimal.Decimal(v).quantize(quantum)
         if vt.kind == "datetime":
             return self._datetime
         return lambda v: v
@@ -216,5 +217,6 @@ class OutputConverter:
         return value
 
     def _datetime(self, value: dt.datetime) -> dt.datetime:
-        value = value.replace(microsecond=0)
-        return value.replace(tzinfo=self.zone) if self.zone is not None else value
+        if self.zone is not None:
+            return value.replace(microsecond=0, tzinfo=self.zone)
+        return value.replace(microsecond=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -104,7 +105,7 @@ class Money(ValueType):
     scale: int = 2
     kind: ClassVar[str] = "decimal"
 
-    @property
+    @functools.cached_property
     def quantum(self) -> decimal.Decimal:
         return decimal.Decimal(1).scaleb(-self.scale)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..catalogue import Catalogue, Procedure, Row
 from ..errors import ConfigurationError, PermissionDenied
@@ -95,18 +95,29 @@ def _select(selector: str, catalogue: Catalogue) -> set[str]:
 
 
 def redact(proc: Procedure, rows: list[Row], visible: frozenset[str], secret_names: frozenset[str]) -> list[Row]:
-    """Blank the secret columns ``visible`` does not include, in place; returns ``rows``.
+    """Blank the secret columns ``visible`` does not include, in place; returns ``rows``."""
+    hide = redaction(proc, visible, secret_names)
+    for row in rows:
+        hide(row)
+    return rows
+
+
+def redaction(proc: Procedure, visible: frozenset[str], secret_names: frozenset[str]) -> Callable[[Row], Row]:
+    """What ``redact`` does to one row of ``proc``, decided once for a stream of them.
 
     A login's reply is the caller's own new session, asked for with its own
     password, so it is not redacted.  Unknown (extra) columns named like a
     secret column anywhere in the catalogue are blanked too.
     """
     if proc.mode == "login":
-        return rows
+        return lambda row: row
     hidden = [c.name for c in proc.columns if c.secret and c.name.upper() not in visible]
-    for row in rows:
+
+    def hide(row: Row) -> Row:
         for name in hidden:
             row.values[name] = None
-        for name in [n for n in row.extra if n.upper() in secret_names and n.upper() not in visible]:
-            row.extra[name] = ""
-    return rows
+        if row.extra:
+            for name in [n for n in row.extra if n.upper() in secret_names and n.upper() not in visible]:
+                row.extra[name] = ""
+        return row
+    return hide

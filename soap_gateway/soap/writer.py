@@ -12,6 +12,7 @@ the output against Spyne's serializer for every operation.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import re
@@ -20,7 +21,7 @@ from typing import Any, Callable, Generator
 
 from lxml import etree
 from spyne import Array, ComplexModelBase
-from spyne.model.primitive import Decimal, Integer, Unicode
+from spyne.model.primitive import Date, DateTime, Decimal, Integer, Unicode
 from spyne.protocol.soap import Soap11
 
 from ..operations import Reply
@@ -173,8 +174,22 @@ class ReplyWriter:
             return str  # what Spyne prints for an int or a (quantized) Decimal without a format: no markup
         if plain and issubclass(cls, Unicode) and attrs.encoding is None:
             return escape
+        iso = plain and attrs.serialize_as is None and attrs.string_format is None and attrs.interp_format is None
+        if iso and issubclass(cls, DateTime) and attrs.as_timezone is None and attrs.timezone and \
+                self.protocol._get_datetime_format(attrs) is None:
+            return _isoformat  # what Spyne writes then: ASCII digits and signs, no markup
+        if iso and issubclass(cls, Date) and attrs.date_format is None:
+            return _date_isoformat
         to_unicode = self.protocol.to_unicode
         return lambda value: escape(to_unicode(cls, value))
+
+
+def _isoformat(value: dt.datetime) -> str:
+    return value.isoformat()
+
+
+def _date_isoformat(value: dt.date) -> str:
+    return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
 
 
 class StreamingSoap11(Soap11):
