@@ -23,6 +23,7 @@ from soap_gateway.security.passwords import hash_password
 
 from .consumers import Target
 from .matrix import PROXY_STEP, Row, render
+from .recording import Recorder
 
 SCENARIO = Path(__file__).parent / "scenario.json"
 MATRIX_FILE = Path(__file__).parent.parent / "artifacts" / "interop-matrix.md"
@@ -35,17 +36,24 @@ def scenario() -> dict[str, Any]:
     return json.loads(SCENARIO.read_text(encoding="utf-8"))
 
 
-# The SOAP request path the matrix runs against (server.soap_path): INTEROP_SOAP_PATH=spyne runs it all
-# on Spyne's path; the suite runs a few consumers on Spyne's path anyway (spyne_interop_target).
-SOAP_PATH = os.environ.get("INTEROP_SOAP_PATH", "fast")
+# INTEROP_RECORD=1: the requests the consumers send to the fast path's gateway are recorded (recording.py).
+RECORD = bool(os.environ.get("INTEROP_RECORD"))
 
 
 @pytest.fixture(scope="session")
 def interop_server(gateway_settings: Any, scenario: dict[str, Any],
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The gateway requiring HTTP Basic for calls and for ?wsdl, from the scenario's cashier."""
-    with _interop_gateway(gateway_settings, scenario, tmp_path_factory, SOAP_PATH) as server:
+    with _interop_gateway(gateway_settings, scenario, tmp_path_factory, "fast") as server:
+        if RECORD:
+            server.recorder = Recorder(server.app)
+            server.set_app(server.recorder)
         yield server
+
+
+@pytest.fixture(scope="session")
+def recorder(interop_server: Any) -> Recorder | None:
+    return getattr(interop_server, "recorder", None)
 
 
 @pytest.fixture(scope="session")
