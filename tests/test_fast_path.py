@@ -1,13 +1,18 @@
 """The fast SOAP request path held to Spyne's: the same billing calls, the same reply bytes or fault.
 
-Two gateways in front of the same billing emulator, one per ``server.soap_path``,
-get the same request bodies: valid requests for every operation generated from
-the published argument types (what the schema is built from), and requests
-the schema refuses (a wrong value, a missing or unknown element, a nil where
-none is allowed, an order broken).  For reads the replies must be the same
-bytes and the billing must see the same calls; a write changes the billing,
-so for writes both paths must refuse a request the same way or both call the
-same procedure.  A fault must be the same bytes on both paths.
+Two gateways in front of the same billing emulator, one per ``server.soap_path``
+(each with its own journal), get the same request bodies: valid requests for
+every operation generated from the published argument types (what the schema
+is built from; for the accounting operations, arrays of complex lines from
+their Spyne models), requests the schema refuses (a wrong value, a missing or
+unknown element, a nil where none is allowed, an order broken), and every
+request the consumers of the interop matrix were recorded sending
+(tests/interop/recorded).  For reads the replies must be the same bytes and
+the billing must see the same calls; a write changes the billing, so for
+writes both paths must call the same procedures and give the same reply but
+for the ids the billing or the gateway assigns (a reconciliation, which
+reports each path's own journal: the same rows and billing calls).  A fault
+must be the same bytes on both paths.
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from spyne import Array, ComplexModelBase
+from spyne.model.primitive import DateTime as SpyneDateTime
+from spyne.model.primitive import Decimal as SpyneDecimal
+from spyne.model.primitive import Integer as SpyneInteger
 
 from interop.consumers import CONSUMERS
 from interop.recording import Recorded, recorded
@@ -30,7 +39,8 @@ from interop.recording import Recorded, recorded
 from soap_gateway.application import create_app
 from soap_gateway.core import Gateway
 from soap_gateway.operations import Operation
-from soap_gateway.soap.fastpath import read_datetime
+from soap_gateway.soap.fastpath import CompiledOperation, read_datetime
+from soap_gateway.soap.fastpath_models import CompiledRun
 from soap_gateway.soap.idempotency import KEY_ELEMENT
 
 TNS = "urn:soap-gateway:billing"
@@ -58,8 +68,21 @@ def paths(gateway_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def _operations(paths: dict[str, Any]) -> dict[str, Operation]:
+    """The compiled operations whose arguments are the catalogue's (a procedure's or the gateway's own)."""
     fast = paths["fast"].by_name["soap"].fast
-    return {c.name: c.op for c in fast.by_tag.values()}
+    return {c.name: c.op for c in fast.by_tag.values() if isinstance(c, CompiledOperation)}
+
+
+def _modelled(paths: dict[str, Any]) -> dict[str, Any]:
+    """The compiled operations whose arguments are Spyne models (arrays of complex lines): their in_message."""
+    fast = paths["fast"].by_name["soap"].fast
+    return {c.name: _descriptors(paths)[c.name].in_message for c in fast.by_tag.values()
+            if isinstance(c, CompiledRun)}
+
+
+def _descriptors(paths: dict[str, Any]) -> dict[str, Any]:
+    interface = paths["fast"].by_name["soap"].spyne.app.interface
+    return {d.name: d for ds in interface.service_method_map.values() for d in ds}
 
 
 def post(app: Any, body: bytes, content_type: str = "text/xml; charset=utf-8",
@@ -202,23 +225,47 @@ def _check(paths: dict[str, Any], emulator: Any, op: Operation, body: bytes) -> 
     return outcome
 
 
+# What a write's reply carries that the billing or the gateway assigns anew for each call.
+_ASSIGNED = {"ID", "BATCH_ID"}
+# Writes, and a report of the gateway's own journal (each path has its own, as two deployments would).
+_BATCH, _RECONCILE = "GatewayPostPayments", "GatewayReconcile"
+
+
+def _compare(paths: dict[str, Any], emulator: Any, name: str, body: bytes, **headers: Any) -> str:
+    """How the fast path answered ``body`` (a request of ``name``): "ok" or a fault code; after asserting
+    that Spyne's path answered alike.  A write changes the billing, and a reconciliation reports each
+    path's own journal: their replies are compared but for what each path or the billing assigned."""
+    fast, fast_calls, spyne, spyne_calls = both(paths, emulator, body, **headers)
+    catalogue = paths["fast"].gateway.catalogue
+    writes = name == _BATCH or (name in catalogue and catalogue[name].writes)
+    if writes:  # each path wrote (or found its own earlier write): the same procedures called (a batch's
+        # lines run concurrently, so in any order)
+        assert sorted(p for p, _ in fast_calls) == sorted(p for p, _ in spyne_calls), body
+    else:
+        assert fast_calls == spyne_calls, body
+    outcome = fault_code(fast[2])
+    if outcome or fault_code(spyne[2]):
+        assert fast == spyne, (body, fast[2], spyne[2])
+    elif writes:  # the same reply but for the ids the billing or the gateway assigned anew
+        assert fast[:2] == spyne[:2] and _assigned_masked(fast[2]) == _assigned_masked(spyne[2]), (body, fast, spyne)
+    elif name == _RECONCILE:  # each path's journal holds its own payments: the same rows and fields
+        assert fast[:2] == spyne[:2] and _names(fast[2]) == _names(spyne[2]), (body, fast, spyne)
+    else:
+        assert fast == spyne, (body, fast[2], spyne[2])
+    return outcome or "ok"
+
+
 OPERATIONS = ["CLN_USR_GET", "CLN_FIN_OPER", "CLN_USR_FIND_2", "CLN_HOME_LIST", "CLN_SWITCH_LIST",
               "CLN_FIN_OPER_ADD", "WEB_USER_PROMISE_PAY", "CLN_HOME_EDIT", "CLN_SWITCH_EDIT",
               "CLN_USR_USLUGA_EDIT", "CLN_AUTH_LOGIN"]
 
 
-# The accounting operations take arrays of complex lines, which the compiled
-# path does not read yet: Spyne answers them on either setting.
-SPYNE_ONLY = {"GatewayPostPayments", "GatewayReconcile"}
-
-
 def test_every_operation_is_compiled(paths: dict[str, Any]) -> None:
-    """Every operation SOAP offers runs on the fast path, but the accounting ones Spyne answers."""
-    soap = paths["fast"].by_name["soap"]
-    offered = {d.name for ds in soap.spyne.app.interface.service_method_map.values() for d in ds}
-    assert SPYNE_ONLY <= offered
-    assert set(_operations(paths)) == offered - SPYNE_ONLY
-    assert set(OPERATIONS) <= offered
+    """Every operation SOAP offers runs on the fast path, the accounting ones (arrays of complex lines) too."""
+    offered = set(_descriptors(paths))
+    fast = paths["fast"].by_name["soap"].fast
+    assert {c.name for c in fast.by_tag.values()} == offered
+    assert set(OPERATIONS) <= offered and {_BATCH, _RECONCILE} <= set(_modelled(paths))
 
 
 @pytest.mark.parametrize("violating", [False, True], ids=["valid", "schema-violating"])
@@ -242,6 +289,137 @@ def test_both_paths_answer_alike(paths: dict[str, Any], emulator: Any, violating
         assert "ok" in outcomes and schema_faults < len(outcomes) / 4, outcomes
 
 
+# -- the operations whose arguments are Spyne models: arrays of complex lines --------------------
+
+# A request as nodes: (element name, text), (name, None) for nil, (name, [nodes]) for a complex value.
+Node = tuple[str, Any]
+
+
+def _text_of(cls: Any, name: str) -> st.SearchStrategy[str]:
+    """A valid text of a Spyne simple type, for a field of a line or of the operation."""
+    if issubclass(cls, SpyneInteger):
+        return st.sampled_from(["101", "102", "999999", " 101 "]) | st.integers(-(1 << 31), (1 << 31) - 1).map(str)
+    if issubclass(cls, SpyneDecimal):
+        return st.decimals(decimal.Decimal("0.01"), decimal.Decimal(100000), places=2, allow_nan=False,
+                           allow_infinity=False).map(str) | st.sampled_from(["1", "-5", "1.234", " 2.50 "])
+    if issubclass(cls, SpyneDateTime):
+        return _datetimes
+    if name == KEY_ELEMENT:
+        return st.uuids().map(lambda u: u.hex) | st.sampled_from(["k-1", "k-1", "я"])  # a key twice: the journal
+    if name == "CONTRACT_NUMBER":
+        return st.sampled_from(["Д-2024/001", "Д-2024/002", "НЕТ-ТАКОГО", ""]) | _TEXT
+    return _TEXT
+
+
+_datetimes = st.tuples(st.datetimes(dt.datetime(2024, 1, 1), dt.datetime(2026, 1, 1)),
+                       st.sampled_from(["", "Z", "+05:00", "+03:00"])).map(
+    lambda v: v[0].isoformat(sep="T", timespec="seconds") + v[1])
+
+
+@st.composite
+def _nodes(draw: Any, cls: Any) -> list[Node]:
+    """The fields of a complex value (or an array's members), valid for the schema."""
+    if issubclass(cls, Array):
+        ((member_name, member),) = cls.get_flat_type_info(cls).items()
+        count = draw(st.integers(0, 3))
+        return [(member_name, None if draw(st.integers(0, 19)) == 0 else draw(_nodes(member))) for _ in range(count)]
+    nodes: list[Node] = []
+    for name, sub in cls.get_flat_type_info(cls).items():
+        attrs = sub.Attributes
+        if attrs.min_occurs == 0 and draw(st.booleans()):
+            if attrs.nillable and draw(st.booleans()):
+                nodes.append((name, None))
+            continue
+        if issubclass(sub, ComplexModelBase):
+            nodes.append((name, draw(_nodes(sub))))
+        else:
+            nodes.append((name, draw(_text_of(sub, name))))
+    return nodes
+
+
+_BROKEN_MODEL = [(SpyneInteger, ["x", "1.5", "3000000000", ""]), (SpyneDecimal, ["1,5", "NaN", "", "1e5"]),
+                 (SpyneDateTime, ["2024-13-01T00:00:00", "2024-01-01", "2024-01-01T24:00:00"])]
+
+
+def _violate(draw: Any, nodes: list[Node], cls: Any) -> None:
+    """Break ``nodes`` (the fields of ``cls``) once, somewhere, so that the schema refuses them."""
+    containers: list[tuple[list[Node], Any]] = [(nodes, cls)]
+    for name, value in nodes:  # the lines of an array field
+        sub = cls.get_flat_type_info(cls).get(name)
+        if isinstance(value, list) and sub is not None and issubclass(sub, Array):
+            ((_, member),) = sub.get_flat_type_info(sub).items()
+            containers += [(line, member) for _, line in value if isinstance(line, list)]
+    fields, owner = draw(st.sampled_from(containers))
+    types = owner.get_flat_type_info(owner)
+    kind = draw(st.sampled_from(["unknown", "missing", "nil", "broken", "key"]))
+    required = [i for i, (name, _) in enumerate(fields) if types[name].Attributes.min_occurs > 0]
+    not_nillable = [i for i in required if not types[fields[i][0]].Attributes.nillable]
+    breakable = [i for i, (name, value) in enumerate(fields) if isinstance(value, str) and
+                 any(issubclass(types[name], t) for t, _ in _BROKEN_MODEL)]
+    keys = [i for i, (name, _) in enumerate(fields) if name == KEY_ELEMENT]
+    if kind == "missing" and required:
+        del fields[draw(st.sampled_from(required))]
+    elif kind == "nil" and not_nillable:
+        i = draw(st.sampled_from(not_nillable))
+        fields[i] = (fields[i][0], None)
+    elif kind == "broken" and breakable:
+        i = draw(st.sampled_from(breakable))
+        name = fields[i][0]
+        texts = next(texts for t, texts in _BROKEN_MODEL if issubclass(types[name], t))  # Integer first: it is
+        # a Decimal to Spyne
+        fields[i] = (name, draw(st.sampled_from(texts)))
+    elif kind == "key" and keys:
+        fields[keys[0]] = (KEY_ELEMENT, draw(st.sampled_from(["", "a b", "k" * 65])))
+    else:
+        fields.insert(draw(st.integers(0, len(fields))), ("NOT_AN_ARGUMENT", "1"))
+
+
+def _xml(nodes: list[Node]) -> str:
+    return "".join(f'<g:{name} i:nil="true"/>' if value is None else
+                   f"<g:{name}>{_xml(value) if isinstance(value, list) else escape(value)}</g:{name}>"
+                   for name, value in nodes)
+
+
+@st.composite
+def model_requests(draw: Any, name: str, in_message: Any, violating: bool) -> bytes:
+    """A request of an operation whose arguments are Spyne models, or (``violating``) one the schema refuses."""
+    nodes = draw(_nodes(in_message))
+    if name == _RECONCILE and draw(st.booleans()):  # a period the report takes (at most 31 days), for 101
+        start = draw(st.datetimes(dt.datetime(2025, 3, 1), dt.datetime(2025, 3, 31)))
+        end = start + draw(st.timedeltas(dt.timedelta(0), dt.timedelta(days=20)))
+        nodes = [("FROM", start.isoformat()), ("TO", end.isoformat()), ("USER_ID", "101")]
+    if violating:
+        _violate(draw, nodes, in_message)
+    header = ""
+    if draw(st.booleans()):
+        header = f'<e:Header><g:BillingSession><g:SUID>{draw(st.sampled_from(["1", "", "12345"]))}' \
+                 "</g:SUID></g:BillingSession></e:Header>"
+    return envelope(name, _xml(nodes), header)
+
+
+@pytest.mark.parametrize("violating", [False, True], ids=["valid", "schema-violating"])
+def test_both_paths_answer_lines_alike(paths: dict[str, Any], emulator: Any, violating: bool) -> None:
+    """The accounting operations (arrays of complex lines, typed values) on both paths: the same reply
+    (but for what the billing or the gateway assigned), the same billing calls, the same fault."""
+    modelled = _modelled(paths)
+    outcomes: list[str] = []
+
+    @settings(max_examples=40, derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.sampled_from(sorted(modelled)).flatmap(lambda name: st.tuples(
+        st.just(name), model_requests(name, modelled[name], violating))))
+    def check(case: tuple[str, bytes]) -> None:
+        name, body = case
+        outcomes.append(_compare(paths, emulator, name, body))
+
+    check()
+    schema_faults = outcomes.count("soap11env:Client.ValidationError")
+    if violating:
+        assert schema_faults == len(outcomes), outcomes
+    else:
+        assert outcomes.count("ok") > len(outcomes) / 2, outcomes
+
+
 def test_negative_half_hour_offsets_are_read_right() -> None:
     """The one deliberate difference: Spyne reads -03:30 as -02:30; the fast path as what it says."""
     value = read_datetime("2024-01-01T10:00:00-03:30")
@@ -250,10 +428,6 @@ def test_negative_half_hour_offsets_are_read_right() -> None:
 
 # -- the requests the interop consumers really send (tests/interop/recorded) --------------------
 
-# What a write's reply carries that the billing or the gateway assigns anew for each call.
-_ASSIGNED = {"ID", "BATCH_ID"}
-# Writes, and a report of the gateway's own journal (each path has its own, as two deployments would).
-_BATCH, _RECONCILE = "GatewayPostPayments", "GatewayReconcile"
 RECORDED = recorded()
 
 
@@ -281,20 +455,5 @@ def test_every_consumer_is_recorded() -> None:
 @pytest.mark.parametrize("request_", RECORDED, ids=[f"{r.consumer}/{r.file.stem}" for r in RECORDED])
 def test_recorded_requests_answer_alike(paths: dict[str, Any], emulator: Any, request_: Recorded) -> None:
     """A consumer's own request, with its own Content-Type and SOAPAction, is answered alike on both paths."""
-    fast, fast_calls, spyne, spyne_calls = both(paths, emulator, request_.body, content_type=request_.content_type,
-                                                soap_action=request_.soap_action)
-    catalogue = paths["fast"].gateway.catalogue
-    writes = request_.operation == _BATCH or (request_.operation in catalogue and catalogue[request_.operation].writes)
-    if writes:  # each path wrote (or found its own earlier write): the same procedures called (a batch's
-        # lines run concurrently, so in any order)
-        assert sorted(p for p, _ in fast_calls) == sorted(p for p, _ in spyne_calls)
-    else:
-        assert fast_calls == spyne_calls
-    if fault_code(fast[2]) or fault_code(spyne[2]):
-        assert fast == spyne, (fast[2], spyne[2])
-    elif writes:  # the same reply but for what the billing or the gateway assigned anew
-        assert fast[:2] == spyne[:2] and _assigned_masked(fast[2]) == _assigned_masked(spyne[2]), (fast, spyne)
-    elif request_.operation == _RECONCILE:  # each path's journal holds its own payments: the same rows
-        assert fast[:2] == spyne[:2] and _names(fast[2]) == _names(spyne[2]), (fast, spyne)
-    else:
-        assert fast == spyne, (fast[2], spyne[2])
+    _compare(paths, emulator, request_.operation, request_.body, content_type=request_.content_type,
+             soap_action=request_.soap_action)

@@ -11,7 +11,7 @@ the whole statement's.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from spyne import Array, ComplexModel, Date, DateTime, Decimal, Integer32, Unicode, rpc
 
@@ -98,27 +98,40 @@ def result_values(result: LineResult, batch_id: str, correlation_id: str | None 
     return values
 
 
-def _line(model: Any) -> PaymentLine:
-    return PaymentLine(key=model.IDEMPOTENCY_KEY, user_id=model.USER_ID, contract=model.CONTRACT_NUMBER,
-                       op_date=model.OP_DATE, summa=model.SUMMA, descr=model.DESCR, number=model.NUMBER)
+# An operation's run, for both request paths: the call, its arguments by element name (a line or a
+# report row as a mapping by field name, a nil one as None) and the BillingSession header's SUID.
+Run = Callable[[CallContext, dict[str, Any], str | None], Reply]
 
 
-def _caller(ctx: Any) -> Caller:
+def _line(values: Mapping[str, Any]) -> PaymentLine:
+    return PaymentLine(key=values["IDEMPOTENCY_KEY"], user_id=values.get("USER_ID"),
+                       contract=values.get("CONTRACT_NUMBER"), op_date=values.get("OP_DATE"),
+                       summa=values.get("SUMMA"), descr=values.get("DESCR"), number=values.get("NUMBER"))
+
+
+def caller_of(call: CallContext, suid: str | None) -> Caller:
     """Who calls, as a single operation would see it: own billing session, credentials, roles."""
-    call: CallContext = ctx.udc
-    header = ctx.in_header
-    return Caller(suid=str(header.SUID) if header is not None and header.SUID is not None else None,
-                  credentials=call.credentials, principal=call.principal, name=call.caller,
+    return Caller(suid=suid, credentials=call.credentials, principal=call.principal, name=call.caller,
                   correlation_id=call.correlation_id)
 
 
-def post_payments_operation(batch: PaymentBatch | None) -> dict[str, Any]:
-    """``GatewayPostPayments``, keyed by its name (``batch`` is None when only the WSDL is built)."""
+def _suid(ctx: Any) -> str | None:
+    header = ctx.in_header
+    return str(header.SUID) if header is not None and header.SUID is not None else None
 
-    def operation(ctx: Any, lines: list[Any] | None) -> Reply:
+
+def _values(model: Any) -> dict[str, Any] | None:
+    """A line Spyne read, as the mapping the fast path reads (None stays None: a nil line)."""
+    if model is None:
+        return None
+    return {name: getattr(model, name) for name in model.get_flat_type_info(type(model))}
+
+
+def post_payments_run(batch: PaymentBatch | None) -> Run:
+    def run(call: CallContext, args: dict[str, Any], suid: str | None) -> Reply:
         assert batch is not None
-        caller = _caller(ctx)
-        parsed = [_line(model) for model in lines or ()]
+        caller = caller_of(call, suid)
+        parsed = [_line(values) for values in args.get("LINES") or ()]
         summary = BatchSummary(new_batch_id(), len(parsed))
         results = batch.run(parsed, caller, summary)  # refuses an oversized batch here, as a fault
 
@@ -131,6 +144,15 @@ def post_payments_operation(batch: PaymentBatch | None) -> dict[str, Any]:
 
         return Reply(rows=rows(), complete=False, close=close)
 
+    return run
+
+
+def post_payments_operation(run: Run) -> dict[str, Any]:
+    """``GatewayPostPayments`` for Spyne, keyed by its name."""
+
+    def operation(ctx: Any, lines: list[Any] | None) -> Reply:
+        return run(ctx.udc, {"LINES": [_values(model) for model in lines or ()]}, _suid(ctx))
+
     operation.__name__ = OPERATION_NAME
     operation.__doc__ = POST_DOC
     method = rpc(PaymentLines.customize(min_occurs=1, nillable=False, doc="строки выписки / statement lines"),
@@ -140,13 +162,17 @@ def post_payments_operation(batch: PaymentBatch | None) -> dict[str, Any]:
     return {OPERATION_NAME: method}
 
 
-def accounting_operations(gateway: Any, settings: AccountingSettings) -> dict[str, Any]:
-    """The gateway's own operations, for the service class (``gateway`` None: the WSDL only)."""
+def accounting_runs(gateway: Any, settings: AccountingSettings) -> dict[str, Run]:
+    """The gateway's own operations by name (``gateway`` None: the WSDL only, never run)."""
     limits = BatchLimits(settings.max_lines, settings.concurrency, settings.deadline_seconds)
-    operations = post_payments_operation(PaymentBatch(gateway, limits) if gateway is not None else None)
-    operations.update(reconcile_operation(Reconciliation(gateway, settings.max_report_days)
-                                          if gateway is not None else None))
-    return operations
+    return {OPERATION_NAME: post_payments_run(PaymentBatch(gateway, limits) if gateway is not None else None),
+            RECONCILE_NAME: reconcile_run(Reconciliation(gateway, settings.max_report_days)
+                                          if gateway is not None else None)}
+
+
+def accounting_operations(runs: dict[str, Run]) -> dict[str, Any]:
+    """The Spyne methods of those operations, for the service class."""
+    return {**post_payments_operation(runs[OPERATION_NAME]), **reconcile_operation(runs[RECONCILE_NAME])}
 
 
 def guard_allowances(settings: Settings, limits: Limits) -> dict[str, Limits]:
@@ -215,14 +241,21 @@ RECONCILE_DOC = (
     + GATEWAY_NOTE)
 
 
-def reconcile_operation(reconciliation: Reconciliation | None) -> dict[str, Any]:
-    """``GatewayReconcile``, keyed by its name."""
-
-    def operation(ctx: Any, start: Any, end: Any, user_id: int) -> Reply:
+def reconcile_run(reconciliation: Reconciliation | None) -> Run:
+    def run(call: CallContext, args: dict[str, Any], suid: str | None) -> Reply:
         assert reconciliation is not None
-        report = reconciliation.run(start, end, user_id, _caller(ctx))
+        report = reconciliation.run(args["FROM"], args["TO"], args["USER_ID"], caller_of(call, suid))
         return Reply(value={"PAYMENTS": [payment_values(p) for p in report.payments],
                             "DAYS": [day_values(d) for d in report.days]})
+
+    return run
+
+
+def reconcile_operation(run: Run) -> dict[str, Any]:
+    """``GatewayReconcile`` for Spyne, keyed by its name."""
+
+    def operation(ctx: Any, start: Any, end: Any, user_id: int) -> Reply:
+        return run(ctx.udc, {"FROM": start, "TO": end, "USER_ID": user_id}, _suid(ctx))
 
     operation.__name__ = RECONCILE_NAME
     operation.__doc__ = RECONCILE_DOC

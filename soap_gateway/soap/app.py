@@ -36,12 +36,13 @@ from ..web.app import respond, status_line
 from ..web.context import ENVIRON_KEY
 from ..web.limits import read_body
 from ..web.streamed import StreamedBody
-from .accounting import accounting_operations, guard_allowances
+from .accounting import Run, accounting_operations, accounting_runs, guard_allowances
 from .decoding import FORWARDED_CONTENT_TYPE
 from .faults import (GatewayApplication, error_envelope, lookup, operation_envelope, request_fault, schema_fault,
                      stamp_correlation_id)
 from .execute import execute_operation
-from .fastpath import Answer, CompiledOperation, FastPath
+from .fastpath import Answer, Compiled, CompiledOperation, FastPath
+from .fastpath_models import CompiledRun
 from .models import TNS
 from .services import build_service
 from .writer import StreamingSoap11
@@ -127,8 +128,9 @@ def soap_operations(catalogue: Catalogue, gateway: Gateway | None, settings: Set
 
 
 def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: Settings,
-                      ops: dict[str, Operation] | None = None) -> GatewayApplication:
-    extra = accounting_operations(gateway, settings.accounting)
+                      ops: dict[str, Operation] | None = None,
+                      runs: dict[str, Run] | None = None) -> GatewayApplication:
+    extra = accounting_operations(runs if runs is not None else accounting_runs(gateway, settings.accounting))
     if settings.billing.execute_procedures:  # off by default: no EXECUTE in the WSDL
         extra.update(execute_operation(Executor(gateway.client if gateway else None,
                                                 gateway.writes if gateway else None,
@@ -194,11 +196,12 @@ class SoapFacade:
     def __init__(self, settings: Settings, gateway: Gateway) -> None:
         self.settings = settings
         ops = soap_operations(gateway.catalogue, gateway, settings)
-        self.spyne = WsgiApplication(build_application(gateway.catalogue, gateway, settings, ops),
+        runs = accounting_runs(gateway, settings.accounting)  # the gateway's own, shared by both paths
+        self.spyne = WsgiApplication(build_application(gateway.catalogue, gateway, settings, ops, runs),
                                      max_content_length=settings.server.max_body_bytes)
         self.wsdl = render_wsdl(self.spyne, settings.server.wsdl_address)
         self.spyne.app.out_protocol.prepare()  # the reply writers, compiled from the interface just built
-        self.fast = compile_fast_path(self.spyne.app, ops) if settings.server.soap_path == "fast" else None
+        self.fast = compile_fast_path(self.spyne.app, ops, runs) if settings.server.soap_path == "fast" else None
         self.limits = Limits.of(settings.server)
         self.larger = guard_allowances(settings, self.limits)
         self.spyne.event_manager.add_listener("wsgi_close", _record_outcome)
@@ -267,11 +270,16 @@ class SoapFacade:
         return StreamedBody(first, answer.chunks, call)
 
 
-def compile_fast_path(app: GatewayApplication, ops: dict[str, Operation]) -> FastPath:
-    """The fast path for every operation of ``ops``, from the application Spyne built from them."""
-    writers = {descriptor.name: app.out_protocol.writer(descriptor.out_message)
-               for descriptors in app.interface.service_method_map.values() for descriptor in descriptors}
-    compiled = {name: CompiledOperation(op, writers[name]) for name, op in ops.items()}
+def compile_fast_path(app: GatewayApplication, ops: dict[str, Operation], runs: dict[str, Run]) -> FastPath:
+    """The fast path for every operation of ``ops`` and the gateway's own ``runs``, from the application
+    Spyne built from them."""
+    descriptors = {descriptor.name: descriptor
+                   for found in app.interface.service_method_map.values() for descriptor in found}
+    writers = {name: app.out_protocol.writer(descriptor.out_message) for name, descriptor in descriptors.items()}
+    compiled: dict[str, Compiled] = {name: CompiledOperation(op, writers[name]) for name, op in ops.items()}
+    for name, run in runs.items():
+        descriptor = descriptors[name]
+        compiled[name] = CompiledRun(name, run, descriptor.in_message, writers[name], bool(descriptor.in_header))
     return FastPath(compiled, app.in_protocol.validation_schema, app.in_protocol.parser_kwargs)
 
 

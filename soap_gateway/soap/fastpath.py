@@ -11,9 +11,11 @@ the reply is written by writer.ReplyWriter and a fault by faults.py.
 tests/test_fast_path.py holds it to Spyne's path, request by request.
 
 Each operation is compiled once at start: its element's tag, its arguments'
-tags and converters, whether it takes the session header, its writer.  An
-operation it does not compile (the generic EXECUTE, and the accounting
-operations, whose inputs are arrays of complex lines) is answered by Spyne.
+tags and converters, whether it takes the session header, its writer.  The
+gateway's own accounting operations, whose inputs are arrays of complex lines,
+are read by fastpath_models.py from their published Spyne models.  An
+operation it does not compile (the generic EXECUTE, and any element that is
+not one of our operations) is answered by Spyne.
 """
 
 from __future__ import annotations
@@ -24,14 +26,14 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Protocol
 
 from lxml import etree
 from spyne import Fault
 
 from ..catalogue.types import ValueType
 from ..errors import GatewayError
-from ..operations import Operation
+from ..operations import Operation, Reply
 from ..web import CallContext
 from .faults import request_fault, schema_fault, stamp_correlation_id, to_fault
 from .idempotency import KEY_ELEMENT
@@ -156,26 +158,43 @@ class CompiledOperation:
 
     def suid(self, header: list[etree._Element]) -> str | None:
         """The SUID of the BillingSession header, if the operation takes one and it is there."""
-        if not self.session:
-            return None
-        session = None
-        for element in header:
-            if element.tag == _SESSION:
-                session = element  # as Spyne: the last one counts
-        if session is None or session.get(_NIL):
-            return None
-        value: int | None = None
-        for child in session:
-            if not isinstance(child.tag, str) or etree.QName(child).localname != _SESSION_ID:
-                continue
-            if child.get(_NIL) or child.text is None:  # as Spyne: an empty SUID is none
-                value = None
-                continue
-            try:
-                value = int(child.text)
-            except (ValueError, TypeError):  # the header is not in the schema Spyne validates
-                raise _unvalidated(child.text, "Could not cast %r to integer") from None
-        return str(value) if value is not None else None
+        return session_id(header) if self.session else None
+
+
+def session_id(header: list[etree._Element]) -> str | None:
+    """The SUID of the BillingSession header, read as Spyne reads it."""
+    session = None
+    for element in header:
+        if element.tag == _SESSION:
+            session = element  # as Spyne: the last one counts
+    if session is None or session.get(_NIL):
+        return None
+    value: int | None = None
+    for child in session:
+        if not isinstance(child.tag, str) or etree.QName(child).localname != _SESSION_ID:
+            continue
+        if child.get(_NIL) or child.text is None:  # as Spyne: an empty SUID is none
+            value = None
+            continue
+        try:
+            value = int(child.text)
+        except (ValueError, TypeError):  # the header is not in the schema Spyne validates
+            raise _unvalidated(child.text, "Could not cast %r to integer") from None
+    return str(value) if value is not None else None
+
+
+class Compiled(Protocol):
+    """What the fast path needs of a compiled operation (CompiledOperation, fastpath_models.CompiledRun)."""
+
+    name: str
+    writer: ReplyWriter
+
+    def read(self, element: etree._Element) -> dict[str, Any]: ...
+
+    def suid(self, header: list[etree._Element]) -> str | None: ...
+
+    def op(self, call: CallContext, args: dict[str, Any], *, key: str | None = None,
+           suid: str | None = None) -> Reply: ...
 
 
 @dataclass
@@ -190,7 +209,7 @@ class Answer:
 class FastPath:
     """Answers a guarded request body for the compiled operations; ``None`` for any other."""
 
-    def __init__(self, operations: dict[str, CompiledOperation], schema: etree.XMLSchema,
+    def __init__(self, operations: Mapping[str, Compiled], schema: etree.XMLSchema,
                  parser_options: dict[str, Any]) -> None:
         self.by_tag = {f"{{{TNS}}}{name}": compiled for name, compiled in operations.items()}
         self.schema = schema
@@ -218,7 +237,7 @@ class FastPath:
         if body is None:  # the guard lets no such envelope through; Spyne answers what is left
             return None
         compiled = self.by_tag.get(body.tag)
-        if compiled is None:  # EXECUTE, accounting, or none of ours: Spyne's answer, whatever it is
+        if compiled is None:  # EXECUTE or none of ours: Spyne's answer, whatever it is
             return None
         call.operation = compiled.name
         try:
