@@ -243,3 +243,19 @@ def test_operation_names_cannot_clash_with_a_billing_procedure(tmp_path: Any) ->
     site.write_text('[GatewayPostPayments]\nmode = "write"\nresult = "none"\n', encoding="utf-8")
     with pytest.raises(ConfigurationError, match="gateway's own"):
         load_catalogue([str(site)])
+
+
+def test_a_nil_line_refuses_the_batch_as_the_callers_mistake(gw: Any, billing: Any) -> None:
+    """A <Line xsi:nil="true"/> has no key to report its result by: the batch is refused as a validation
+    error naming the line, nothing is posted (it was an internal error once)."""
+    sent = calls(billing, "CLN_FIN_OPER_ADD")
+    envelope = ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:b="urn:soap-gateway:billing" '
+                'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><s:Body><b:GatewayPostPayments><b:LINES>'
+                f'<b:Line><b:IDEMPOTENCY_KEY>{key("nil-line-")}</b:IDEMPOTENCY_KEY><b:USER_ID>1001</b:USER_ID>'
+                '<b:OP_DATE>2026-03-03T10:00:00</b:OP_DATE><b:SUMMA>1.00</b:SUMMA></b:Line><b:Line xsi:nil="true"/>'
+                "</b:LINES></b:GatewayPostPayments></s:Body></s:Envelope>")
+    reply = requests.post(f"{gw.url}/soap", data=envelope.encode(), timeout=60,
+                          headers={"Content-Type": "text/xml; charset=utf-8"})
+    assert reply.status_code == 500 and "<faultcode>soap11env:Client.ValidationError</faultcode>" in reply.text
+    assert "LINES: line 2 is nil" in reply.text
+    assert calls(billing, "CLN_FIN_OPER_ADD") == sent

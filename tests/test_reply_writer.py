@@ -27,6 +27,7 @@ from soap_gateway.backend.codec import Row
 from soap_gateway.catalogue import load_catalogue
 from soap_gateway.operations import OutputConverter, Reply
 from soap_gateway.soap.accounting import PaymentResults
+from soap_gateway.soap.execute import ExecuteRows
 from soap_gateway.soap.models import TNS
 from soap_gateway.soap.services import result_type
 from soap_gateway.soap.writer import StreamingSoap11, escape
@@ -83,6 +84,12 @@ def _cases() -> Iterator[tuple[str, Any, Callable[[], Any], Callable[[], Any]]]:
               "FAULTCODE": "Client.ValidationError", "CODE": "VALIDATION_ERROR", "MESSAGE": TRICKY, "BATCH_ID": "b-1"}]
     yield ("GatewayPostPayments_many", PaymentResults.customize(min_occurs=1, nillable=False),
            lambda: [_objects(v) for v in batch], lambda: Reply(rows=iter(batch), complete=False))
+    executed = [{"COLUMNS": [{"NAME": "ID", "VALUE": "101"}, {"NAME": "NOTE", "VALUE": None},
+                             {"NAME": "TEXT", "VALUE": TRICKY}]}, {"COLUMNS": []}]
+    yield ("EXECUTE_many", ExecuteRows.customize(min_occurs=1, nillable=False),
+           lambda: [SimpleNamespace(COLUMNS=[SimpleNamespace(**c) for c in v["COLUMNS"]]) for v in executed],
+           lambda: Reply(rows=executed))
+    yield ("EXECUTE_none", ExecuteRows.customize(min_occurs=1, nillable=False), lambda: [], lambda: Reply(rows=[]))
 
 
 def _objects(values: dict[str, Any]) -> SimpleNamespace:

@@ -11,7 +11,7 @@ the whole statement's.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 from spyne import Array, ComplexModel, Date, DateTime, Decimal, Integer32, Unicode, rpc
 
@@ -21,8 +21,10 @@ from ..accounting.report import KINDS, Reconciliation, day_values, payment_value
 from ..accounting.published import BILLING_ID, CONTRACT, DESCR, NUMBER, OP_DATE, SUMMA, USER_ID
 from ..accounting.report import OPERATION_NAME as RECONCILE_NAME
 from ..config import AccountingSettings, Settings
+from ..errors import InvalidArgument
 from ..operations import KEY_MAX_LEN, Reply
 from ..web import CallContext
+from .fastpath_models import Run
 from .faults import to_fault
 from .idempotency import KEY_ELEMENT
 from .models import TNS, BillingSession
@@ -98,15 +100,10 @@ def result_values(result: LineResult, batch_id: str, correlation_id: str | None 
     return values
 
 
-# An operation's run, for both request paths: the call, its arguments by element name (a line or a
-# report row as a mapping by field name, a nil one as None) and the BillingSession header's SUID.
-Run = Callable[[CallContext, dict[str, Any], str | None], Reply]
-
-
 def _line(values: Mapping[str, Any]) -> PaymentLine:
-    return PaymentLine(key=values["IDEMPOTENCY_KEY"], user_id=values.get("USER_ID"),
-                       contract=values.get("CONTRACT_NUMBER"), op_date=values.get("OP_DATE"),
-                       summa=values.get("SUMMA"), descr=values.get("DESCR"), number=values.get("NUMBER"))
+    return PaymentLine(key=values[KEY_ELEMENT], user_id=values.get(USER_ID), contract=values.get(CONTRACT),
+                       op_date=values.get(OP_DATE), summa=values.get(SUMMA), descr=values.get(DESCR),
+                       number=values.get(NUMBER))
 
 
 def caller_of(call: CallContext, suid: str | None) -> Caller:
@@ -131,7 +128,11 @@ def post_payments_run(batch: PaymentBatch | None) -> Run:
     def run(call: CallContext, args: dict[str, Any], suid: str | None) -> Reply:
         assert batch is not None
         caller = caller_of(call, suid)
-        parsed = [_line(values) for values in args.get("LINES") or ()]
+        lines = args.get("LINES") or []
+        nil = [str(number) for number, values in enumerate(lines, 1) if values is None]
+        if nil:  # a line with nothing in it, not even the key its result would be reported by
+            raise InvalidArgument(OPERATION_NAME, [("LINES", f"line {', '.join(nil)} is nil")])
+        parsed = [_line(values) for values in lines]
         summary = BatchSummary(new_batch_id(), len(parsed))
         results = batch.run(parsed, caller, summary)  # refuses an oversized batch here, as a fault
 
@@ -244,7 +245,7 @@ RECONCILE_DOC = (
 def reconcile_run(reconciliation: Reconciliation | None) -> Run:
     def run(call: CallContext, args: dict[str, Any], suid: str | None) -> Reply:
         assert reconciliation is not None
-        report = reconciliation.run(args["FROM"], args["TO"], args["USER_ID"], caller_of(call, suid))
+        report = reconciliation.run(args["FROM"], args["TO"], args[USER_ID], caller_of(call, suid))
         return Reply(value={"PAYMENTS": [payment_values(p) for p in report.payments],
                             "DAYS": [day_values(d) for d in report.days]})
 
@@ -255,7 +256,7 @@ def reconcile_operation(run: Run) -> dict[str, Any]:
     """``GatewayReconcile`` for Spyne, keyed by its name."""
 
     def operation(ctx: Any, start: Any, end: Any, user_id: int) -> Reply:
-        return run(ctx.udc, {"FROM": start, "TO": end, "USER_ID": user_id}, _suid(ctx))
+        return run(ctx.udc, {"FROM": start, "TO": end, USER_ID: user_id}, _suid(ctx))
 
     operation.__name__ = RECONCILE_NAME
     operation.__doc__ = RECONCILE_DOC

@@ -7,8 +7,9 @@ while streaming, no tree built (xmlguard.py).  An error raised before the reply'
 byte becomes a SOAP fault envelope instead of a bare HTTP 500.  Replies are
 not buffered here: a long list streams (writer.py, web/streamed.py).  With
 ``server.soap_path = "fast"`` (the default) a request is then answered by the
-path compiled from the catalogue (fastpath.py); Spyne publishes the WSDL and
-answers only what that path does not compile (EXECUTE).
+path compiled from the catalogue and the published models (fastpath.py,
+fastpath_models.py); Spyne publishes the WSDL and answers only what is none of
+our operations.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..catalogue import Catalogue, load_catalogue
 from ..config import Settings
 from ..core import Gateway
 from ..errors import GatewayError, MethodNotAllowed, UnreadableRequest
+from ..execute import OPERATION as EXECUTE
 from ..execute import Executor
 from ..operations import Operation, operations
 from ..web import CallContext, Response
@@ -36,13 +38,13 @@ from ..web.app import respond, status_line
 from ..web.context import ENVIRON_KEY
 from ..web.limits import read_body
 from ..web.streamed import StreamedBody
-from .accounting import Run, accounting_operations, accounting_runs, guard_allowances
+from .accounting import accounting_operations, accounting_runs, guard_allowances
 from .decoding import FORWARDED_CONTENT_TYPE
 from .faults import (GatewayApplication, error_envelope, lookup, operation_envelope, request_fault, schema_fault,
                      stamp_correlation_id)
-from .execute import execute_operation
+from .execute import execute_operation, execute_run
 from .fastpath import Answer, Compiled, CompiledOperation, FastPath
-from .fastpath_models import CompiledRun
+from .fastpath_models import CompiledRun, Run
 from .models import TNS
 from .services import build_service
 from .writer import StreamingSoap11
@@ -121,20 +123,29 @@ class GatewaySoap11(Soap11):
 
 
 def soap_operations(catalogue: Catalogue, gateway: Gateway | None, settings: Settings) -> dict[str, Operation]:
-    """Every operation SOAP offers but EXECUTE, for both request paths."""
+    """Every operation SOAP offers but EXECUTE and the accounting ones (soap_runs), for both request paths."""
     zone = ZoneInfo(settings.billing.timezone) if settings.server.datetime_output == "offset" else None
     return operations(catalogue, gateway, zone, settings.server.buffer_rows,
                       marked=settings.journal.evidence == "marker")
 
 
+def soap_runs(catalogue: Catalogue, gateway: Gateway | None, settings: Settings) -> dict[str, Run]:
+    """The operations SOAP offers beyond ``soap_operations``, for both request paths: the accounting ones,
+    and EXECUTE when ``billing.execute_procedures`` lists procedures (off by default: not in the WSDL)."""
+    runs = accounting_runs(gateway, settings.accounting)
+    if settings.billing.execute_procedures:
+        runs[EXECUTE] = execute_run(Executor(gateway.client if gateway else None, gateway.writes if gateway else None,
+                                             settings.billing.execute_procedures, catalogue))
+    return runs
+
+
 def build_application(catalogue: Catalogue, gateway: Gateway | None, settings: Settings,
                       ops: dict[str, Operation] | None = None,
                       runs: dict[str, Run] | None = None) -> GatewayApplication:
-    extra = accounting_operations(runs if runs is not None else accounting_runs(gateway, settings.accounting))
-    if settings.billing.execute_procedures:  # off by default: no EXECUTE in the WSDL
-        extra.update(execute_operation(Executor(gateway.client if gateway else None,
-                                                gateway.writes if gateway else None,
-                                                settings.billing.execute_procedures, catalogue)))
+    runs = runs if runs is not None else soap_runs(catalogue, gateway, settings)
+    extra = accounting_operations(runs)
+    if EXECUTE in runs:
+        extra.update(execute_operation(runs[EXECUTE]))
     service = build_service(ops if ops is not None else soap_operations(catalogue, gateway, settings), extra)
     app = GatewayApplication([service], tns=TNS, name=APP_NAME,
                              in_protocol=GatewaySoap11(validator="lxml"), out_protocol=StreamingSoap11())
@@ -196,7 +207,7 @@ class SoapFacade:
     def __init__(self, settings: Settings, gateway: Gateway) -> None:
         self.settings = settings
         ops = soap_operations(gateway.catalogue, gateway, settings)
-        runs = accounting_runs(gateway, settings.accounting)  # the gateway's own, shared by both paths
+        runs = soap_runs(gateway.catalogue, gateway, settings)  # shared by both paths
         self.spyne = WsgiApplication(build_application(gateway.catalogue, gateway, settings, ops, runs),
                                      max_content_length=settings.server.max_body_bytes)
         self.wsdl = render_wsdl(self.spyne, settings.server.wsdl_address)

@@ -7,8 +7,10 @@ from typing import Any
 from spyne import Array, ComplexModel, Unicode, rpc
 
 from ..execute import OPERATION, Executor
+from ..operations import Reply
 from ..web import CallContext
-from .models import TNS, ExtraColumn, ExtraColumns
+from .fastpath_models import Run
+from .models import TNS, ExtraColumns
 
 ExecuteArgs = Array(Unicode, type_name="ArrayOfEXECUTE_ARG", member_name="ARG")
 
@@ -28,15 +30,23 @@ DOC = ("Вызов процедуры биллинга вне каталога �
        "in order (a nil ARG is null). Never repeated after a timeout.")
 
 
-def execute_operation(executor: Executor) -> dict[str, Any]:
-    """The method to add to the service class, keyed by its name."""
+def execute_run(executor: Executor) -> Run:
+    """EXECUTE for both request paths: each reply row as its columns, a name and a value (empty: nil)."""
 
-    def operation(ctx: Any, procedure: str, args: list[str | None] | None) -> Any:
-        call: CallContext = ctx.udc
-        rows = executor.run(procedure, list(args or []), principal=call.principal, credentials=call.credentials,
-                            correlation_id=call.correlation_id)
-        return [ExecuteRow(COLUMNS=[ExtraColumn(NAME=k, VALUE=v or None) for k, v in row.extra.items()])
-                for row in rows]
+    def run(call: CallContext, args: dict[str, Any], suid: str | None) -> Reply:
+        rows = executor.run(args["PROCEDURE"], list(args.get("ARGS") or []), principal=call.principal,
+                            credentials=call.credentials, correlation_id=call.correlation_id)
+        return Reply(rows=[{"COLUMNS": [{"NAME": k, "VALUE": v or None} for k, v in row.extra.items()]}
+                           for row in rows])
+
+    return run
+
+
+def execute_operation(run: Run) -> dict[str, Any]:
+    """The Spyne method to add to the service class, keyed by its name."""
+
+    def operation(ctx: Any, procedure: str, args: list[str | None] | None) -> Reply:
+        return run(ctx.udc, {"PROCEDURE": procedure, "ARGS": args}, None)
 
     operation.__name__ = OPERATION
     operation.__doc__ = DOC

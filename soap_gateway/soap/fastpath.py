@@ -13,9 +13,9 @@ tests/test_fast_path.py holds it to Spyne's path, request by request.
 Each operation is compiled once at start: its element's tag, its arguments'
 tags and converters, whether it takes the session header, its writer.  The
 gateway's own accounting operations, whose inputs are arrays of complex lines,
-are read by fastpath_models.py from their published Spyne models.  An
-operation it does not compile (the generic EXECUTE, and any element that is
-not one of our operations) is answered by Spyne.
+and the generic EXECUTE are read by fastpath_models.py from their published
+Spyne models.  An element that is none of our operations is answered by
+Spyne, whatever its answer is.
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ class FastPath:
         if body is None:  # the guard lets no such envelope through; Spyne answers what is left
             return None
         compiled = self.by_tag.get(body.tag)
-        if compiled is None:  # EXECUTE or none of ours: Spyne's answer, whatever it is
+        if compiled is None:  # none of ours: Spyne's answer, whatever it is
             return None
         call.operation = compiled.name
         try:

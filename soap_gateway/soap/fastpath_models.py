@@ -1,9 +1,9 @@
 """The fast path's reading of the operations whose arguments are Spyne models: arrays of complex lines.
 
 The gateway's own accounting operations (accounting.py) take arrays of
-complex lines (GatewayPostPayments) or typed values (GatewayReconcile) that
-the catalogue does not describe; their published types are the Spyne models
-of the WSDL.  A reader is compiled once per operation from those models, and
+complex lines (GatewayPostPayments) or typed values (GatewayReconcile), and
+the generic EXECUTE (execute.py) an array of text, that the catalogue does not
+describe; their published types are the Spyne models of the WSDL.  A reader is compiled once per operation from those models, and
 reads an operation element the schema already accepted as Spyne's
 deserializer does: a complex value as a mapping by field name (an absent or
 nil field None), an array as the list of its members (a nil member None),
@@ -22,11 +22,13 @@ from spyne.model.primitive import Date, DateTime, Decimal, Integer, Unicode
 
 from ..operations import Reply
 from ..web import CallContext
-from .accounting import Run
 from .fastpath import _NIL, _not_valid, _unvalidated, read_date, read_datetime, session_id
 from .writer import ReplyWriter
 
 Reader = Callable[[etree._Element], Any]
+# An operation's run, for both request paths: the call, its arguments by element name (a line as a
+# mapping by field name, a nil one as None) and the BillingSession header's SUID.
+Run = Callable[[CallContext, dict[str, Any], str | None], Reply]
 
 
 def _simple(cls: Any) -> Callable[[str | None], Any]:
