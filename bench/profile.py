@@ -175,7 +175,8 @@ def layer_table(collapsed: Path) -> str:
 
 
 def section_text(collapsed: Path, load_text: str) -> str:
-    own = summary(collapsed, 24).split("most own time:")[-1].strip().splitlines()
+    own = [f"{line.split()[0]:>5}%  {line.split(None, 1)[1]}"
+           for line in summary(collapsed, 24).split("most own time:")[-1].strip().splitlines()]
     return "\n".join([
         "## Profile: where a gateway worker's time goes",
         "",
@@ -185,7 +186,7 @@ def section_text(collapsed: Path, load_text: str) -> str:
         "",
         layer_table(collapsed),
         "",
-        "Functions with the most own samples:",
+        "Functions with the most own samples (share of all samples):",
         "",
         "```",
         *own,
