@@ -42,7 +42,7 @@ from .writer import XSI, ReplyWriter
 
 log = logging.getLogger("soap_gateway.soap")
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-_NIL = f"{{{XSI}}}nil"
+NIL = f"{{{XSI}}}nil"
 _HEADER, _BODY = f"{{{SOAP_ENV}}}Header", f"{{{SOAP_ENV}}}Body"
 _SESSION = f"{{{TNS}}}{BillingSession.get_type_name()}"
 (_SESSION_ID,) = BillingSession.get_flat_type_info(BillingSession)  # the header's one field, named in models.py
@@ -65,12 +65,12 @@ class Refused(Exception):
         self.fault = fault
 
 
-def _not_valid(field: str, text: str | None) -> Refused:
+def not_valid(field: str, text: str | None) -> Refused:
     # what GatewaySoap11.base_from_element answers when Python refuses a value the schema accepted
     return Refused(schema_fault(f"Element '{field}': {text!r} is not a valid value"))
 
 
-def _unvalidated(text: str | None, message: str = "The value %r could not be validated.") -> Refused:
+def unvalidated(text: str | None, message: str = "The value %r could not be validated.") -> Refused:
     # what Spyne's own conversions raise (spyne.error.ValidationError), in our vocabulary
     return Refused(request_fault(Fault("Client.ValidationError", message % (text,))))
 
@@ -144,16 +144,16 @@ class CompiledOperation:
             argument = self.arguments.get(etree.QName(child).localname)
             if argument is None:
                 continue
-            if child.get(_NIL):  # as Spyne: any value of xsi:nil, "false" too, reads as nil
+            if child.get(NIL):  # as Spyne: any value of xsi:nil, "false" too, reads as nil
                 args.pop(argument.name, None)
                 continue
             text = child.text
             try:
                 args[argument.name] = argument.convert(text)
             except LookupError:
-                raise _unvalidated(text) from None
+                raise unvalidated(text) from None
             except (ValueError, TypeError, decimal.InvalidOperation):
-                raise _not_valid(argument.name, text) from None
+                raise not_valid(argument.name, text) from None
         return args
 
     def suid(self, header: list[etree._Element]) -> str | None:
@@ -167,19 +167,19 @@ def session_id(header: list[etree._Element]) -> str | None:
     for element in header:
         if element.tag == _SESSION:
             session = element  # as Spyne: the last one counts
-    if session is None or session.get(_NIL):
+    if session is None or session.get(NIL):
         return None
     value: int | None = None
     for child in session:
         if not isinstance(child.tag, str) or etree.QName(child).localname != _SESSION_ID:
             continue
-        if child.get(_NIL) or child.text is None:  # as Spyne: an empty SUID is none
+        if child.get(NIL) or child.text is None:  # as Spyne: an empty SUID is none
             value = None
             continue
         try:
             value = int(child.text)
         except (ValueError, TypeError):  # the header is not in the schema Spyne validates
-            raise _unvalidated(child.text, "Could not cast %r to integer") from None
+            raise unvalidated(child.text, "Could not cast %r to integer") from None
     return str(value) if value is not None else None
 
 

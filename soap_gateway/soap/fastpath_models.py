@@ -3,12 +3,12 @@
 The gateway's own accounting operations (accounting.py) take arrays of
 complex lines (GatewayPostPayments) or typed values (GatewayReconcile), and
 the generic EXECUTE (execute.py) an array of text, that the catalogue does not
-describe; their published types are the Spyne models of the WSDL.  A reader is compiled once per operation from those models, and
-reads an operation element the schema already accepted as Spyne's
-deserializer does: a complex value as a mapping by field name (an absent or
-nil field None), an array as the list of its members (a nil member None),
-a simple value by the converters of fastpath.py.  The same run then serves
-both request paths.
+describe; their published types are the Spyne models of the WSDL.  A reader
+is compiled once per operation from those models, and reads an operation
+element the schema already accepted as Spyne's deserializer does: a complex
+value as a mapping by field name (an absent or nil field None), an array as
+the list of its members (a nil member None), a simple value by the
+converters of fastpath.py.  The same run then serves both request paths.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from spyne.model.primitive import Date, DateTime, Decimal, Integer, Unicode
 
 from ..operations import Reply
 from ..web import CallContext
-from .fastpath import _NIL, _not_valid, _unvalidated, read_date, read_datetime, session_id
+from .fastpath import NIL, not_valid, unvalidated, read_date, read_datetime, session_id
 from .writer import ReplyWriter
 
 Reader = Callable[[etree._Element], Any]
@@ -51,7 +51,7 @@ def reader(cls: Any) -> Reader:
     if issubclass(cls, Array):
         ((_, member),) = cls.get_flat_type_info(cls).items()
         item = reader(member)
-        return lambda element: [None if child.get(_NIL) else item(child)
+        return lambda element: [None if child.get(NIL) else item(child)
                                 for child in element if isinstance(child.tag, str)]
     if issubclass(cls, ComplexModelBase):
         fields = {name: reader(sub) for name, sub in cls.get_flat_type_info(cls).items()}
@@ -63,9 +63,9 @@ def reader(cls: Any) -> Reader:
         try:
             return convert(text)
         except LookupError:
-            raise _unvalidated(text) from None
+            raise unvalidated(text) from None
         except (ValueError, TypeError, decimal.InvalidOperation):
-            raise _not_valid(etree.QName(element).localname, text) from None
+            raise not_valid(etree.QName(element).localname, text) from None
 
     return simple
 
@@ -77,7 +77,7 @@ def read_fields(element: etree._Element, fields: dict[str, Reader]) -> dict[str,
         name = etree.QName(child).localname if isinstance(child.tag, str) else ""  # a comment is no field
         read = fields.get(name)
         if read is not None:
-            values[name] = None if child.get(_NIL) else read(child)
+            values[name] = None if child.get(NIL) else read(child)
     return values
 
 
