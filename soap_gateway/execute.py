@@ -62,4 +62,9 @@ class Executor:
             return client.send(call, credentials=credentials)
 
         who = Who(who_called(caller, credentials, None), correlation_id)
-        return self.writes.audited(client.prepare(proc, values), send, who, note=f"via {OPERATION}")
+        try:
+            prepared = client.prepare(proc, values)
+        except InvalidArgument as exc:
+            self.writes.refused(proc, who, exc, note=f"via {OPERATION}")
+            raise
+        return self.writes.audited(prepared, send, who, note=f"via {OPERATION}")

@@ -187,6 +187,20 @@ def test_every_execute_is_audited_and_never_repeated(execute_server: BackgroundS
     assert all(r.detail.startswith("via EXECUTE") for r in records)
 
 
+def test_an_execute_refused_for_its_arguments_is_audited(execute_server: BackgroundServer,
+                                                          site_emulator: Any) -> None:
+    journal = execute_server.app.gateway.journal  # type: ignore[attr-defined]
+    started = time.time()
+    site_emulator.reset_stats()
+    with pytest.raises(zeep.exceptions.Fault) as caught:  # windows-1251 cannot hold it
+        execute_client(execute_server).EXECUTE(PROCEDURE=PROC, ARGS={"ARG": ["101", "Ёлка 😀"]})
+    assert caught.value.code.endswith("Client.ValidationError") and "ARG2" in caught.value.message
+    assert not [r for r in site_emulator.requests() if r.proc == PROC]  # never sent
+    (record,) = journal.records(since=started, procedure=PROC)
+    assert (record.outcome, record.caller) == ("failed", "admin1")
+    assert record.detail.startswith("via EXECUTE; refused before sending") and "ARG2" in record.detail
+
+
 def test_execute_cannot_shadow_a_catalogue_operation(gateway_settings: Settings) -> None:
     from soap_gateway.errors import ConfigurationError
 

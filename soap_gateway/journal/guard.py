@@ -239,6 +239,14 @@ class WriteGuard:
         self._audit_quietly(record(DONE, _posted(proc, rows)))
         return rows
 
+    def refused(self, proc: Procedure, who: Who, error: GatewayError, note: str = "") -> None:
+        """A write without idempotency refused before it could be prepared (its arguments invalid):
+        audited as failed, so an audit shows every attempt; nothing was sent."""
+        detail = "; ".join(t for t in (note, f"refused before sending: {error}") if t)
+        self._audit_quietly(AuditRecord(at=time.time(), procedure=proc.name, outcome=FAILED, caller=who.caller,
+                                        detail=detail, correlation_id=who.correlation_id,
+                                        instance=self.journal.instance))
+
     def _audit_quietly(self, record: AuditRecord) -> None:
         try:
             self.journal.audit(record)
