@@ -141,21 +141,21 @@ def launch_gateway(workdir: Path, name: str, billing: str, pki: dict[str, str], 
 
 def launch_floor(workdir: Path, name: str, reply: Path, workers: int, threads: int) -> Server:
     """The Spyne floor under the same gunicorn settings the gateway's server.py derives."""
-    port = free_port()
-    argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-            "--threads", str(threads), "--worker-class", "gthread" if threads > 1 else "sync",
-            "--timeout", "600", "--env", f"BENCH_FLOOR_REPLY={reply}", "bench.floor_app:application"]
-    process, log, handle = _spawn(name, argv, workdir)
-    return Server(name, process, f"http://127.0.0.1:{port}", log, _settings(workers, threads), "/soap?wsdl", workers,
-                  handle)
+    return _launch_app(workdir, name, f"BENCH_FLOOR_REPLY={reply}", "bench.floor_app:application", workers, threads)
 
 
 def launch_lxml_floor(workdir: Path, name: str, reply: Path, workers: int, threads: int) -> Server:
     """The raw lxml floor (bench/lxml_floor_app.py) under the same gunicorn settings."""
+    return _launch_app(workdir, name, f"BENCH_LXML_REPLY={reply}", "bench.lxml_floor_app:application", workers,
+                       threads)
+
+
+def _launch_app(workdir: Path, name: str, env: str, app: str, workers: int, threads: int) -> Server:
+    """A WSGI ``app`` of the bench under gunicorn with the gateway's worker settings; ``env``: NAME=value."""
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
             "--threads", str(threads), "--worker-class", "gthread" if threads > 1 else "sync",
-            "--timeout", "600", "--env", f"BENCH_LXML_REPLY={reply}", "bench.lxml_floor_app:application"]
+            "--timeout", "600", "--env", env, app]
     process, log, handle = _spawn(name, argv, workdir)
     return Server(name, process, f"http://127.0.0.1:{port}", log, _settings(workers, threads), "/soap?wsdl", workers,
                   handle)
